@@ -1,0 +1,82 @@
+/* model.h - the in-memory model: configuration, weights, tokenizer.
+ *
+ * Conventions every importer must produce:
+ *   - weights are f32, row-major; a linear map y = W x stores W as
+ *     (rows = out features, cols = in features);
+ *   - RoPE rotates adjacent pairs (x[2i], x[2i+1]) of each head, as llama2.c
+ *     and GGUF do; importers of "rotate-half" checkpoints (Hugging Face)
+ *     permute the rows of wq and wk so one kernel serves every format;
+ *   - a tied lm_head points at tok_embd (owned once).
+ */
+#ifndef BS_MODEL_H
+#define BS_MODEL_H
+
+#include "internal.h"
+#include "reader.h"
+#include "tokenizer.h"
+
+typedef struct bs_config {
+    int32_t dim;         /* model width                                   */
+    int32_t hidden_dim;  /* SwiGLU inner width                            */
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;  /* divides n_heads                               */
+    int32_t head_dim;    /* usually dim / n_heads                         */
+    int32_t vocab_size;
+    int32_t seq_len;     /* trained context                               */
+    float rope_theta;    /* 10000 for Llama 2                             */
+    float norm_eps;      /* RMSNorm epsilon                               */
+    int32_t tied;        /* lm_head == tok_embd                           */
+} bs_config;
+
+/* A linear map y = W x. */
+typedef struct bs_linear {
+    int32_t rows;        /* out features                                  */
+    int32_t cols;        /* in features                                   */
+    float *w;            /* (rows, cols) dense f32                        */
+} bs_linear;
+
+typedef struct bs_layer {
+    float *attn_norm;    /* (dim)                                         */
+    bs_linear wq;        /* (n_heads * head_dim, dim)                     */
+    bs_linear wk;        /* (n_kv_heads * head_dim, dim)                  */
+    bs_linear wv;        /* (n_kv_heads * head_dim, dim)                  */
+    bs_linear wo;        /* (dim, n_heads * head_dim)                     */
+    float *ffn_norm;     /* (dim)                                         */
+    bs_linear w_gate;    /* (hidden_dim, dim)                             */
+    bs_linear w_up;      /* (hidden_dim, dim)                             */
+    bs_linear w_down;    /* (dim, hidden_dim)                             */
+} bs_layer;
+
+struct bs_model {
+    bs_config cfg;
+    float *tok_embd;     /* (vocab_size, dim)                             */
+    float *out_norm;     /* (dim)                                         */
+    bs_linear lm_head;   /* (vocab_size, dim); .w == tok_embd when tied   */
+    bs_layer *layers;    /* (n_layers)                                    */
+    bs_tokenizer *tok;   /* may be NULL (no tokenizer known)              */
+    char *chat_template; /* Jinja source or NULL                          */
+    const char *format;  /* "llama2c", "gguf", "hf" (static string)       */
+    float *arena;        /* one allocation holding every f32 tensor       */
+    size_t arena_floats;
+};
+
+/* Checks cfg for sane, overflow-free values (BS_ERR_FORMAT with a message
+   naming the field otherwise). Fills head_dim when 0. */
+bs_status bs_config_validate(bs_config *cfg);
+
+/* Allocates every weight tensor for m->cfg (zeroed) and wires the pointers;
+   cfg must have been validated. */
+bs_status bs_model_alloc_weights(bs_model *m);
+
+/* Iterates the linear maps of a layer in a fixed order: q k v o gate up
+   down. Returns NULL for i >= 7. */
+bs_linear *bs_layer_linear(bs_layer *l, int i);
+extern const char *const bs_linear_names[7];
+
+/* Importers: fill m (cfg, weights via bs_model_alloc_weights, tokenizer,
+   chat template). On failure m may hold partial state; the caller frees. */
+bs_status bs_import_llama2c(bs_reader *r, bs_model *m);   /* legacy + ak42 v1 */
+bs_status bs_import_gguf(bs_reader *r, bs_model *m);      /* GGUF v2/v3 llama */
+bs_status bs_import_hf(const char *dir, bs_model *m);     /* config.json + safetensors */
+#endif
