@@ -14,6 +14,7 @@
  */
 #include "model.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LLAMA2C_MAGIC 0x616b3432u
@@ -90,9 +91,12 @@ bs_status bs_import_llama2c(bs_reader *r, bs_model *m) {
     }
     BS_TRY(read_header(&c, &m->cfg, &shared));
     bs_status st = bs_config_validate(&m->cfg);
-    if (st != BS_OK)
+    if (st != BS_OK) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", bs_last_error());
         return bs_fail(st, "%s: not a llama2.c checkpoint, GGUF or Hugging Face directory (%s)",
-                       r->name, bs_last_error());
+                       r->name, detail);
+    }
     if (m->cfg.head_dim * m->cfg.n_heads != m->cfg.dim)
         return bs_fail(BS_ERR_FORMAT, "%s: dim %d not divisible by n_heads %d", r->name,
                        m->cfg.dim, m->cfg.n_heads);
