@@ -10,16 +10,22 @@
 #ifndef BS_KERNELS_H
 #define BS_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+struct bs_linear;
+
+/* y (n_tok, rows) = x (n_tok, cols) W^T for rows [r0, r1) only (so that
+   callers can split rows across threads). scratch: bs_linear_scratch()
+   floats, private to the caller's thread. */
+typedef void (*bs_linear_fn)(const struct bs_linear *l, const float *x, float *y, int n_tok,
+                             int r0, int r1, float *scratch);
 
 typedef struct bs_kernels {
     const char *name;
     /* Canonical dot product of n floats. */
     float (*dot_f32)(const float *a, const float *b, int n);
-    /* y (n_tok, rows) = x (n_tok, cols) * W^T, W (rows, cols) row-major;
-       rows [r0, r1) only, so callers can split the work across threads. */
-    void (*matmul_f32)(float *y, const float *x, const float *w, int n_tok,
-                       int rows, int cols, int r0, int r1);
+    bs_linear_fn matmul[4];   /* indexed by bs_lin_kind                  */
 } bs_kernels;
 
 /* The scalar reference: always built, the truth for every other variant. */

@@ -6,6 +6,7 @@
  * of tokens goes through each weight matrix together (prefill), which
  * reads every weight once per batch instead of once per token.
  */
+#include "linear.h"
 #include "mathfn.h"
 #include "session.h"
 
@@ -14,7 +15,7 @@
 
 /* y (n, rows) = x (n, cols) W^T */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
-    s->k->matmul_f32(y, x, l->w, n, l->rows, l->cols, 0, l->rows);
+    bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
 }
 
 static void rmsnorm(const bs_kernels *k, float *out, const float *x, const float *w, int n,
@@ -113,9 +114,7 @@ static void ffn_block(bs_session *s, int li, int n) {
 void bs_forward_layers(bs_session *s, const int32_t *tokens, int32_t n) {
     const bs_config *c = &s->m->cfg;
     int dim = c->dim;
-    for (int t = 0; t < n; t++)
-        memcpy(s->x + (size_t)t * dim, s->m->tok_embd + (size_t)tokens[t] * dim,
-               (size_t)dim * sizeof(float));
+    for (int t = 0; t < n; t++) bs_linear_row(&s->m->embed, tokens[t], s->x + (size_t)t * dim);
     for (int li = 0; li < c->n_layers; li++) {
         attention_block(s, li, n);
         ffn_block(s, li, n);
@@ -127,5 +126,5 @@ void bs_forward_layers(bs_session *s, const int32_t *tokens, int32_t n) {
 }
 
 void bs_forward_logits(bs_session *s, int32_t row0, int32_t n_rows) {
-    linear(s, &s->m->lm_head, s->xb + (size_t)row0 * s->m->cfg.dim, s->logits, n_rows);
+    linear(s, s->m->output, s->xb + (size_t)row0 * s->m->cfg.dim, s->logits, n_rows);
 }

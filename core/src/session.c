@@ -2,6 +2,7 @@
    allocated once at creation: nothing is allocated per token. */
 #include "session.h"
 
+#include "linear.h"
 #include "mathfn.h"
 
 #include <stdlib.h>
@@ -28,6 +29,14 @@ static void rope_table(bs_session *s) {
     }
 }
 
+/* Scratch floats of the hungriest linear map of the model. */
+static size_t max_linear_scratch(const bs_model *m) {
+    size_t mx = BS_MAX(bs_linear_scratch(&m->embed), bs_linear_scratch(m->output));
+    for (int i = 0; i < m->cfg.n_layers; i++)
+        for (int j = 0; j < 7; j++) mx = BS_MAX(mx, bs_linear_scratch(bs_layer_linear(&m->layers[i], j)));
+    return mx;
+}
+
 bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, bs_session **out) {
     if (!m || !out) return bs_fail(BS_ERR_INVALID_ARG, "bs_session_create: NULL argument");
     *out = NULL;
@@ -51,6 +60,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
         (size_t)ctx,                            /* att */
         2 * B * hid,                            /* hb, hb2 */
         (size_t)BS_LOGIT_ROWS * c->vocab_size,  /* logits */
+        max_linear_scratch(m),                  /* lin_scratch */
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
@@ -82,6 +92,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
     TAKE(hb, B * hid);
     TAKE(hb2, B * hid);
     TAKE(logits, (size_t)BS_LOGIT_ROWS * c->vocab_size);
+    TAKE(lin_scratch, max_linear_scratch(m));
 #undef TAKE
     rope_table(s);
     *out = s;

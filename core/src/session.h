@@ -25,6 +25,7 @@ struct bs_session {
     float *hb;           /* (max_batch, hidden_dim)                       */
     float *hb2;          /* (max_batch, hidden_dim)                       */
     float *logits;       /* (BS_LOGIT_ROWS, vocab)                        */
+    float *lin_scratch;  /* bs_linear_scratch() of the largest linear     */
     float *mem;          /* the one allocation behind all of the above    */
     size_t mem_floats;
 };
