@@ -133,6 +133,26 @@ BS_API int bs_token_is_eog(const bs_model *model, int32_t id);
 /* Token id of an exact special token text ("<|im_end|>"), or -1. */
 BS_API int32_t bs_token_find(const bs_model *model, const char *text);
 
+/* ---- chat --------------------------------------------------------------- */
+
+typedef struct bs_chat_message {
+    const char *role;      /* "system", "user", "assistant"                */
+    const char *content;   /* UTF-8                                        */
+} bs_chat_message;
+
+/* Renders a conversation as the model's chat template does, for the
+   template families recognised in the template source: ChatML
+   (<|im_start|>, with the template's default system prompt), Llama 3
+   (<|start_header_id|>), Llama 2 ([INST]) and Zephyr (<|user|>). The
+   browser build renders arbitrary Jinja templates in JavaScript instead.
+   Writes a NUL-terminated string; *len excludes the NUL. BS_ERR_RANGE when
+   cap is too small (*len is then the size needed), BS_ERR_UNSUPPORTED
+   when the model has no template or an unknown one. */
+BS_API bs_status bs_chat_render(const bs_model *model,
+                                const bs_chat_message *messages,
+                                int32_t n_messages, int add_generation_prompt,
+                                char *buf, size_t cap, size_t *len);
+
 /* ---- session: KV cache + scratch ---------------------------------------- */
 
 typedef struct bs_session bs_session;
@@ -148,6 +168,9 @@ BS_API bs_status bs_session_create(const bs_model *model,
 BS_API void bs_session_free(bs_session *session);
 /* Forget the KV cache: the next token is at position 0. */
 BS_API void bs_session_reset(bs_session *session);
+/* Keeps the first pos tokens of the KV cache and drops the rest, so a
+   conversation can continue from a shared prefix (0 <= pos <= current). */
+BS_API bs_status bs_session_rewind(bs_session *session, int32_t pos);
 /* Tokens currently held in the KV cache. */
 BS_API int32_t bs_session_pos(const bs_session *session);
 /* Bytes this session holds (KV cache + scratch). */

@@ -83,15 +83,15 @@ bs_status bs_model_alloc_weights(bs_model *m) {
     m->arena_floats = total;
     float *p = m->arena;
     m->tok_embd = p;
-    p += (size_t)c->vocab_size * d;
+    linear_init(&m->embed, c->vocab_size, c->dim, &p);
     m->out_norm = p;
     p += d;
     if (c->tied) {
-        m->lm_head.rows = c->vocab_size;
-        m->lm_head.cols = c->dim;
-        m->lm_head.w = m->tok_embd;
+        m->lm_head = m->embed; /* importers may write either; same memory */
+        m->output = &m->embed;
     } else {
         linear_init(&m->lm_head, c->vocab_size, c->dim, &p);
+        m->output = &m->lm_head;
     }
     for (int i = 0; i < c->n_layers; i++) {
         bs_layer *l = &m->layers[i];

@@ -29,12 +29,45 @@ typedef struct bs_config {
     int32_t tied;        /* lm_head == tok_embd                           */
 } bs_config;
 
-/* A linear map y = W x. */
+/* How a linear map stores W. */
+typedef enum bs_lin_kind {
+    BS_LIN_F32 = 0,      /* dense f32 (float models)                      */
+    BS_LIN_F16 = 1,      /* dense binary16 (resident tables of a .bstk)   */
+    BS_LIN_AVD = 2,      /* BitStack residual blocks: sign x low rank     */
+    BS_LIN_PLANES = 3    /* bit-plane blocks: sign x c / 2^i per group    */
+} bs_lin_kind;
+
+/* One AVD residual block: W_i = S_i (elementwise) (A_i B_i). */
+typedef struct bs_avd_block {
+    const uint8_t *signs;   /* (rows, row_bytes) bit 1 = +1, MSB first     */
+    const uint16_t *a;      /* (rows, rank) binary16                       */
+    const uint16_t *b;      /* (rank, cols) binary16                       */
+} bs_avd_block;
+
+/* A linear map y = W x, W of shape (rows = out, cols = in). Stacked kinds
+   (AVD, PLANES) hold the first n_blocks of their residual blocks; W is the
+   sum of those blocks and is never built whole. */
 typedef struct bs_linear {
     int32_t rows;        /* out features                                  */
     int32_t cols;        /* in features                                   */
-    float *w;            /* (rows, cols) dense f32                        */
+    bs_lin_kind kind;
+    float *w;            /* F32: (rows, cols)                             */
+    const uint16_t *w16; /* F16: (rows, cols)                             */
+    int32_t n_blocks;    /* AVD, PLANES: blocks attached                  */
+    int32_t max_blocks;  /* capacity of avd / planes                      */
+    int32_t rank;        /* AVD: columns of A                             */
+    bs_avd_block *avd;   /* AVD: (max_blocks)                             */
+    int32_t group;       /* PLANES: weights per scale along a row         */
+    const uint16_t *scales; /* PLANES: (rows, groups_per_row) binary16 c  */
+    const uint8_t **planes; /* PLANES: (max_blocks) of (rows, row_bytes)  */
 } bs_linear;
+
+/* Bytes of one packed sign row: signs are packed per row, so a row starts
+   on a byte boundary even when cols is not a multiple of 8. */
+static inline int32_t bs_row_bytes(int32_t cols) { return (cols + 7) / 8; }
+static inline int32_t bs_groups_per_row(int32_t cols, int32_t group) {
+    return (cols + group - 1) / group;
+}
 
 typedef struct bs_layer {
     float *attn_norm;    /* (dim)                                         */
@@ -50,9 +83,11 @@ typedef struct bs_layer {
 
 struct bs_model {
     bs_config cfg;
-    float *tok_embd;     /* (vocab_size, dim)                             */
+    float *tok_embd;     /* (vocab_size, dim) f32 table of float models   */
     float *out_norm;     /* (dim)                                         */
-    bs_linear lm_head;   /* (vocab_size, dim); .w == tok_embd when tied   */
+    bs_linear embed;     /* (vocab_size, dim) the token table, any kind   */
+    bs_linear lm_head;   /* (vocab_size, dim) when untied                 */
+    bs_linear *output;   /* &lm_head, or &embed when tied                 */
     bs_layer *layers;    /* (n_layers)                                    */
     bs_tokenizer *tok;   /* may be NULL (no tokenizer known)              */
     char *chat_template; /* Jinja source or NULL                          */

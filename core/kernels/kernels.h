@@ -1,0 +1,38 @@
+/* kernels.h - the compute kernels behind the forward pass.
+ *
+ * Summation order is part of the contract: every variant of a kernel must
+ * give bit-identical results to the scalar reference (kernels_ref.c), so
+ * that native and WebAssembly builds print the same tokens. The canonical
+ * dot product keeps 8 partial sums (lane j takes elements i = j mod 8 of
+ * the whole blocks of 8), reduces them as ((a0+a4)+(a2+a6)) +
+ * ((a1+a5)+(a3+a7)), then adds the tail elements in order.
+ */
+#ifndef BS_KERNELS_H
+#define BS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bs_linear;
+
+/* y (n_tok, rows) = x (n_tok, cols) W^T for rows [r0, r1) only (so that
+   callers can split rows across threads). scratch: bs_linear_scratch()
+   floats, private to the caller's thread. */
+typedef void (*bs_linear_fn)(const struct bs_linear *l, const float *x, float *y, int n_tok,
+                             int r0, int r1, float *scratch);
+
+typedef struct bs_kernels {
+    const char *name;
+    /* Canonical dot product of n floats. */
+    float (*dot_f32)(const float *a, const float *b, int n);
+    bs_linear_fn matmul[4];   /* indexed by bs_lin_kind                  */
+} bs_kernels;
+
+/* The scalar reference: always built, the truth for every other variant. */
+const bs_kernels *bs_kernels_ref(void);
+/* The best variant this build and CPU support. */
+const bs_kernels *bs_kernels_best(void);
+
+float bs_dot_f32_ref(const float *a, const float *b, int n);
+
+#endif

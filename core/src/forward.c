@@ -1,0 +1,130 @@
+/* forward.c - the Llama transformer on a batch of tokens.
+ *
+ * Pre-norm decoder layers: x += Wo attn(rope(Wq n(x)), rope(Wk n(x)), Wv n(x));
+ * x += Wdown (silu(Wgate n(x)) * Wup n(x)), with RMSNorm n, grouped-query
+ * attention over the KV cache, then a final RMSNorm and lm_head. A batch
+ * of tokens goes through each weight matrix together (prefill), which
+ * reads every weight once per batch instead of once per token.
+ */
+#include "linear.h"
+#include "mathfn.h"
+#include "session.h"
+
+#include <math.h>
+#include <string.h>
+
+/* y (n, rows) = x (n, cols) W^T */
+static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
+    bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
+}
+
+static void rmsnorm(const bs_kernels *k, float *out, const float *x, const float *w, int n,
+                    float eps) {
+    float ss = k->dot_f32(x, x, n) / (float)n + eps;
+    float scale = 1.0f / sqrtf(ss);
+    for (int i = 0; i < n; i++) out[i] = w[i] * (scale * x[i]);
+}
+
+/* Rotates adjacent pairs of each head of one token's vector. */
+static void rope(float *v, int n_heads, int head_dim, const float *cos_p, const float *sin_p) {
+    for (int h = 0; h < n_heads; h++) {
+        float *vh = v + h * head_dim;
+        for (int i = 0; i < head_dim / 2; i++) {
+            float a = vh[2 * i], b = vh[2 * i + 1];
+            vh[2 * i] = a * cos_p[i] - b * sin_p[i];
+            vh[2 * i + 1] = a * sin_p[i] + b * cos_p[i];
+        }
+    }
+}
+
+static void softmax(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = bs_expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+/* Causal attention of token t of the batch (position p) over positions
+   0..p of layer l's cache; out (q_dim). */
+static void attend(bs_session *s, int layer, const float *q, int p, float *out) {
+    const bs_config *c = &s->m->cfg;
+    int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, group = c->n_heads / c->n_kv_heads;
+    const float *kc = s->key_cache + (size_t)layer * s->ctx * kv_dim;
+    const float *vc = s->val_cache + (size_t)layer * s->ctx * kv_dim;
+    float inv_sqrt = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < c->n_heads; h++) {
+        const float *qh = q + h * hd;
+        int kvh = h / group;
+        for (int j = 0; j <= p; j++)
+            s->att[j] = s->k->dot_f32(qh, kc + (size_t)j * kv_dim + kvh * hd, hd) * inv_sqrt;
+        softmax(s->att, p + 1);
+        float *oh = out + h * hd;
+        memset(oh, 0, (size_t)hd * sizeof(float));
+        for (int j = 0; j <= p; j++) {
+            const float *vj = vc + (size_t)j * kv_dim + kvh * hd;
+            float a = s->att[j];
+            for (int i = 0; i < hd; i++) oh[i] += a * vj[i];
+        }
+    }
+}
+
+static void attention_block(bs_session *s, int li, int n) {
+    const bs_config *c = &s->m->cfg;
+    const bs_layer *l = &s->m->layers[li];
+    int dim = c->dim, hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    for (int t = 0; t < n; t++)
+        rmsnorm(s->k, s->xb + (size_t)t * dim, s->x + (size_t)t * dim, l->attn_norm, dim, c->norm_eps);
+    linear(s, &l->wq, s->xb, s->q, n);
+    linear(s, &l->wk, s->xb, s->k_new, n);
+    linear(s, &l->wv, s->xb, s->v_new, n);
+    float *kc = s->key_cache + (size_t)li * s->ctx * kv_dim;
+    float *vc = s->val_cache + (size_t)li * s->ctx * kv_dim;
+    for (int t = 0; t < n; t++) {
+        int p = s->pos + t;
+        const float *cp = s->rope_cos + (size_t)p * (hd / 2), *sp = s->rope_sin + (size_t)p * (hd / 2);
+        rope(s->q + (size_t)t * q_dim, c->n_heads, hd, cp, sp);
+        rope(s->k_new + (size_t)t * kv_dim, c->n_kv_heads, hd, cp, sp);
+        memcpy(kc + (size_t)p * kv_dim, s->k_new + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        memcpy(vc + (size_t)p * kv_dim, s->v_new + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+    }
+    for (int t = 0; t < n; t++)
+        attend(s, li, s->q + (size_t)t * q_dim, s->pos + t, s->xb2 + (size_t)t * q_dim);
+    linear(s, &l->wo, s->xb2, s->xb, n);
+    for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+}
+
+static void ffn_block(bs_session *s, int li, int n) {
+    const bs_config *c = &s->m->cfg;
+    const bs_layer *l = &s->m->layers[li];
+    int dim = c->dim, hid = c->hidden_dim;
+    for (int t = 0; t < n; t++)
+        rmsnorm(s->k, s->xb + (size_t)t * dim, s->x + (size_t)t * dim, l->ffn_norm, dim, c->norm_eps);
+    linear(s, &l->w_gate, s->xb, s->hb, n);
+    linear(s, &l->w_up, s->xb, s->hb2, n);
+    for (size_t i = 0; i < (size_t)n * hid; i++) s->hb[i] = bs_siluf(s->hb[i]) * s->hb2[i];
+    linear(s, &l->w_down, s->hb, s->xb, n);
+    for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+}
+
+void bs_forward_layers(bs_session *s, const int32_t *tokens, int32_t n) {
+    const bs_config *c = &s->m->cfg;
+    int dim = c->dim;
+    for (int t = 0; t < n; t++) bs_linear_row(&s->m->embed, tokens[t], s->x + (size_t)t * dim);
+    for (int li = 0; li < c->n_layers; li++) {
+        attention_block(s, li, n);
+        ffn_block(s, li, n);
+    }
+    for (int t = 0; t < n; t++)
+        rmsnorm(s->k, s->xb + (size_t)t * dim, s->x + (size_t)t * dim, s->m->out_norm, dim,
+                c->norm_eps);
+    s->pos += n;
+}
+
+void bs_forward_logits(bs_session *s, int32_t row0, int32_t n_rows) {
+    linear(s, s->m->output, s->xb + (size_t)row0 * s->m->cfg.dim, s->logits, n_rows);
+}

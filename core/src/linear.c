@@ -1,0 +1,27 @@
+/* linear.c - size and dispatch for linear maps of every kind. */
+#include "linear.h"
+
+size_t bs_linear_scratch(const bs_linear *l) {
+    switch (l->kind) {
+    case BS_LIN_F32: return 0;
+    case BS_LIN_AVD: return (size_t)(l->rank + 1) * l->cols;
+    default: return (size_t)l->cols;
+    }
+}
+
+void bs_linear_matmul(const bs_kernels *k, const bs_linear *l, const float *x, float *y, int n_tok,
+                      float *scratch) {
+    k->matmul[l->kind](l, x, y, n_tok, 0, l->rows, scratch);
+}
+
+int64_t bs_linear_bytes(const bs_linear *l) {
+    int64_t n = (int64_t)l->rows * l->cols, rb = (int64_t)l->rows * bs_row_bytes(l->cols);
+    switch (l->kind) {
+    case BS_LIN_F32: return 4 * n;
+    case BS_LIN_F16: return 2 * n;
+    case BS_LIN_AVD: return l->n_blocks * (rb + 2 * (int64_t)l->rank * (l->rows + l->cols));
+    case BS_LIN_PLANES:
+        return 2 * (int64_t)l->rows * bs_groups_per_row(l->cols, l->group) + l->n_blocks * rb;
+    }
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* linear.h - operations on a bs_linear of any kind. */
+#ifndef BS_LINEAR_H
+#define BS_LINEAR_H
+
+#include "kernels.h"
+#include "model.h"
+
+/* Floats of scratch bs_linear_matmul needs for l. */
+size_t bs_linear_scratch(const bs_linear *l);
+/* y (n_tok, rows) = x (n_tok, cols) W^T. */
+void bs_linear_matmul(const bs_kernels *k, const bs_linear *l, const float *x, float *y, int n_tok,
+                      float *scratch);
+/* Row r of W (the sum of the attached blocks) into out (cols floats):
+   the embedding lookup. scratch as for matmul. */
+void bs_linear_row(const bs_linear *l, int32_t r, float *out);
+/* Bytes the weights of l occupy in memory. */
+int64_t bs_linear_bytes(const bs_linear *l);
+
+#endif

@@ -1,0 +1,43 @@
+/* session.h - per-conversation state: KV cache, RoPE table, scratch. */
+#ifndef BS_SESSION_H
+#define BS_SESSION_H
+
+#include "kernels.h"
+#include "model.h"
+
+struct bs_session {
+    const bs_model *m;
+    const bs_kernels *k;
+    int32_t ctx;         /* KV cache length (tokens)                      */
+    int32_t max_batch;   /* tokens per forward pass                       */
+    int32_t pos;         /* tokens in the cache                           */
+    float *key_cache;    /* (n_layers, ctx, kv_dim)                       */
+    float *val_cache;    /* (n_layers, ctx, kv_dim)                       */
+    float *rope_cos;     /* (ctx, head_dim / 2)                           */
+    float *rope_sin;     /* (ctx, head_dim / 2)                           */
+    float *x;            /* (max_batch, dim) residual stream              */
+    float *xb;           /* (max_batch, dim)                              */
+    float *xb2;          /* (max_batch, max(dim, q_dim))                  */
+    float *q;            /* (max_batch, q_dim)                            */
+    float *k_new;        /* (max_batch, kv_dim)                           */
+    float *v_new;        /* (max_batch, kv_dim)                           */
+    float *att;          /* (ctx) attention scores of one head            */
+    float *hb;           /* (max_batch, hidden_dim)                       */
+    float *hb2;          /* (max_batch, hidden_dim)                       */
+    float *logits;       /* (BS_LOGIT_ROWS, vocab)                        */
+    float *lin_scratch;  /* bs_linear_scratch() of the largest linear     */
+    float *mem;          /* the one allocation behind all of the above    */
+    size_t mem_floats;
+};
+
+/* Rows of logits computed per lm_head pass when scoring a whole batch. */
+#define BS_LOGIT_ROWS 8
+
+/* Runs tokens [0, n) (n <= max_batch) at positions pos..pos+n-1 through
+   the layers; leaves the final-normed hidden states in s->xb (n, dim) and
+   advances pos. */
+void bs_forward_layers(bs_session *s, const int32_t *tokens, int32_t n);
+/* logits (n_rows, vocab) = lm_head(xb rows [row0, row0 + n_rows)). */
+void bs_forward_logits(bs_session *s, int32_t row0, int32_t n_rows);
+
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The reference generation of DATA.md through every format of stories260K.
+set -euo pipefail
+source "$(dirname "$0")/lib.bash" "$@"
+
+REF='Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high'
+for f in stories260K.bin stories260K_v1export.bin stories260K.gguf; do
+  expect_exit 0 "$BS" run "$S260/$f" --tokenizer "$S260/tok512.bin" --steps 60 --temperature 0
+  expect_stdout_eq "$REF"
+  expect_stderr 'decode: 60 tokens'
+done
+# the GGUF carries its own tokenizer
+expect_exit 0 "$BS" run "$S260/stories260K.gguf" --steps 60 --temperature 0
+expect_stdout_eq "$REF"
+# a seed makes sampling reproducible
+expect_exit 0 "$BS" run "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" --steps 40 --seed 5
+a=$(cat "$TMP/out")
+expect_exit 0 "$BS" run "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" --steps 40 --seed 5
+expect_stdout_eq "$a"
+finish

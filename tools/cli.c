@@ -1,0 +1,107 @@
+/* cli.c - helpers shared by the subcommands. */
+#include "cli.h"
+
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_args_exit(int r) {
+    if (r == ARGS_HELP) return EXIT_OK;
+    if (r == ARGS_ERROR) return EXIT_USAGE;
+    return -1;
+}
+
+int cli_fail(bs_status st, const char *what) {
+    const char *detail = bs_last_error();
+    fprintf(stderr, "bitstack: %s: %s (%s)\n", what, detail[0] ? detail : "failed",
+            bs_status_name(st));
+    return EXIT_FAIL;
+}
+
+int cli_load_model(const char *path, const char *tokenizer, bs_model **out) {
+    bs_load_options o = {tokenizer};
+    bs_status st = bs_model_load(path, &o, out);
+    if (st != BS_OK) return cli_fail(st, "cannot load the model");
+    return EXIT_OK;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int64_t cli_peak_rss(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (int64_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
+}
+
+const char *cli_bytes(int64_t n, char *buf, size_t cap) {
+    if (n >= (1 << 30)) snprintf(buf, cap, "%.2f GiB", (double)n / (1 << 30));
+    else if (n >= (1 << 20)) snprintf(buf, cap, "%.2f MiB", (double)n / (1 << 20));
+    else if (n >= 1024) snprintf(buf, cap, "%.1f KiB", (double)n / 1024);
+    else snprintf(buf, cap, "%lld B", (long long)n);
+    return buf;
+}
+
+void cli_progress(const char *label, uint64_t done, uint64_t total) {
+    if (!isatty(2) || total == 0) return;
+    int width = 30, fill = (int)((double)done / (double)total * width);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-12s [%s] %5.1f%%", label, bar, 100.0 * (double)done / (double)total);
+    if (done >= total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void cli_write_piece(FILE *f, const char *b, size_t len) {
+    if (len == 1 && (unsigned char)b[0] < 0x20 && !strchr("\n\t\r", b[0])) return;
+    fwrite(b, 1, len, f);
+}
+
+int cli_generate(bs_model *m, bs_session *s, bs_sampler *sm, const int32_t *prompt, int32_t n,
+                 int32_t max_new, FILE *out, cli_gen_stats *st, cli_token_fn on_token, void *ctx) {
+    const float *logits = NULL;
+    double t0 = cli_now();
+    bs_status e = bs_session_eval(s, prompt, n, &logits);
+    if (e != BS_OK) return cli_fail(e, "prompt evaluation");
+    st->prefill_s += cli_now() - t0;
+    st->n_prompt += n;
+    int32_t prev = prompt[n - 1];
+    t0 = cli_now();
+    for (int32_t i = 0; i < max_new; i++) {
+        int32_t next = bs_sampler_sample(sm, logits);
+        if (bs_token_is_eog(m, next)) break;
+        char piece[256];
+        size_t len = 0;
+        piece[0] = '\0';
+        if (bs_detokenize(m, prev, next, piece, sizeof piece, &len) == BS_OK) {
+            cli_write_piece(out, piece, len);
+            fflush(out);
+        }
+        if (on_token) on_token(ctx, next, piece, len);
+        st->n_gen++;
+        prev = next;
+        if (i + 1 == max_new) break;          /* no need to run the last token */
+        e = bs_session_eval(s, &next, 1, &logits);
+        if (e == BS_ERR_RANGE) break;          /* context full: stop cleanly */
+        if (e != BS_OK) return cli_fail(e, "decode");
+    }
+    st->decode_s += cli_now() - t0;
+    return EXIT_OK;
+}
+
+void cli_print_speed(const cli_gen_stats *st, const bs_model *m, const bs_session *s) {
+    bs_model_info info;
+    bs_model_get_info(m, &info);
+    char a[32], b[32], c[32];
+    fprintf(stderr, "prefill: %d tokens, %.1f tok/s | decode: %d tokens, %.1f tok/s\n", st->n_prompt,
+            st->prefill_s > 0 ? st->n_prompt / st->prefill_s : 0.0, st->n_gen,
+            st->decode_s > 0 ? st->n_gen / st->decode_s : 0.0);
+    fprintf(stderr, "memory: weights %s + session (KV cache, scratch) %s; peak RSS %s\n",
+            cli_bytes(info.weight_bytes, a, sizeof a), cli_bytes(bs_session_bytes(s), b, sizeof b),
+            cli_bytes(cli_peak_rss(), c, sizeof c));
+}

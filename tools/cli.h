@@ -1,0 +1,51 @@
+/* cli.h - what the subcommands of the bitstack CLI share. */
+#ifndef BS_CLI_H
+#define BS_CLI_H
+
+#include "args.h"
+#include "bitstack.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_FAIL = 2 };
+
+int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_ppl(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Maps an args_parse result to an exit code, or -1 to go on. */
+int cli_args_exit(int parse_result);
+/* Prints "bitstack: <what>: <last error> (<STATUS>)" and returns EXIT_FAIL. */
+int cli_fail(bs_status st, const char *what);
+/* Loads a model (+ optional llama2.c tokenizer), reporting failures. */
+int cli_load_model(const char *path, const char *tokenizer, bs_model **out);
+
+double cli_now(void);            /* monotonic seconds                    */
+int64_t cli_peak_rss(void);      /* bytes, 0 if unknown                  */
+/* "12.3 MiB" into buf */
+const char *cli_bytes(int64_t n, char *buf, size_t cap);
+/* A one-line progress bar on stderr when it is a terminal (done == total
+   ends the line). */
+void cli_progress(const char *label, uint64_t done, uint64_t total);
+
+/* Writes a token's bytes to f, dropping ASCII control characters other
+   than whitespace (a model can emit them; terminals would interpret). */
+void cli_write_piece(FILE *f, const char *bytes, size_t len);
+
+/* Token generation shared by run and chat. */
+typedef struct cli_gen_stats {
+    int32_t n_prompt, n_gen;
+    double prefill_s, decode_s;
+} cli_gen_stats;
+
+/* Evaluates prompt[0..n) (batched), then samples up to max_new tokens,
+   streaming each to out (flushed), stopping at an end-of-generation token
+   or a full context. on_token (may be NULL) sees every emitted token. */
+typedef void (*cli_token_fn)(void *ctx, int32_t id, const char *bytes, size_t len);
+int cli_generate(bs_model *m, bs_session *s, bs_sampler *sm, const int32_t *prompt, int32_t n,
+                 int32_t max_new, FILE *out, cli_gen_stats *st, cli_token_fn on_token, void *ctx);
+void cli_print_speed(const cli_gen_stats *st, const bs_model *m, const bs_session *s);
+
+#endif
