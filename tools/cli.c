@@ -20,7 +20,7 @@ int cli_fail(bs_status st, const char *what) {
 }
 
 int cli_load_model(const char *path, const char *tokenizer, bs_model **out) {
-    bs_load_options o = {tokenizer};
+    bs_load_options o = {tokenizer, 0};
     bs_status st = bs_model_load(path, &o, out);
     if (st != BS_OK) return cli_fail(st, "cannot load the model");
     return EXIT_OK;

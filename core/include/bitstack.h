@@ -96,15 +96,47 @@ typedef struct bs_load_options {
     /* A llama2.c tokenizer.bin to use instead of (or in the absence of) the
        model's own tokenizer. NULL: the model's own. */
     const char *tokenizer_path;
+    /* .bstk only: weight bytes to load (resident section + the longest
+       prefix of the stack that fits); 0: everything the file holds. */
+    int64_t budget_bytes;
 } bs_load_options;
 
-/* Loads a float model; the format is detected from the path and magic:
-   a directory (config.json + *.safetensors), GGUF, or llama2.c .bin.
-   Weights are converted to f32. opts may be NULL. */
+/* Loads a model; the format is detected from the path and magic: a
+   directory (config.json + *.safetensors), GGUF, llama2.c .bin (weights
+   converted to f32), or a BitStack .bstk (blocks kept compressed; see the
+   stack functions below). opts may be NULL. */
 BS_API bs_status bs_model_load(const char *path, const bs_load_options *opts,
                                bs_model **out);
 BS_API void bs_model_free(bs_model *model);
 BS_API bs_status bs_model_get_info(const bs_model *model, bs_model_info *out);
+
+/* ---- the stack of a .bstk model --------------------------------------------
+ * Blocks are numbered in stack order from 0. Growing or shrinking the
+ * stack must not overlap with an eval on any session of the model. */
+
+typedef struct bs_stack_info {
+    int32_t n_blocks;        /* residual blocks in the file's stack        */
+    int32_t n_available;     /* blocks the source holds (prefix files)     */
+    int32_t n_loaded;        /* blocks attached now                        */
+    int64_t resident_bytes;  /* always-loaded payload bytes                */
+    int64_t loaded_bytes;    /* resident + attached blocks                 */
+    int64_t full_bytes;      /* resident + every block                     */
+    int64_t stacked_params;  /* weights of the compressed matrices         */
+    int64_t stacked_bytes;   /* loaded bytes of the compressed matrices    */
+} bs_stack_info;
+
+/* BS_ERR_STATE for models that are not .bstk stacks. */
+BS_API bs_status bs_model_stack_info(const bs_model *model, bs_stack_info *out);
+/* Blocks a weight-byte budget allows (-1: below the resident size). */
+BS_API int32_t bs_model_blocks_for_budget(const bs_model *model, int64_t budget_bytes);
+/* Payload bytes of block i (-1 when out of range). */
+BS_API int64_t bs_model_block_bytes(const bs_model *model, int32_t block);
+/* Shrinks to n blocks, or grows to n reading from the model's file. */
+BS_API bs_status bs_model_set_blocks(bs_model *model, int32_t n);
+/* Attaches the next block (block == n_loaded) from bytes the caller
+   fetched; checks size and CRC (BS_ERR_CHECKSUM) before keeping a copy. */
+BS_API bs_status bs_model_attach_block(bs_model *model, int32_t block, const void *data,
+                                       size_t size);
 
 /* ---- tokenizer ----------------------------------------------------------- */
 

@@ -79,6 +79,7 @@ static void attention_block(bs_session *s, int li, int n) {
     int dim = c->dim, hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
     for (int t = 0; t < n; t++)
         rmsnorm(s->k, s->xb + (size_t)t * dim, s->x + (size_t)t * dim, l->attn_norm, dim, c->norm_eps);
+    if (s->observe) s->observe(s->observe_ctx, li, 0, s->xb, n, dim);
     linear(s, &l->wq, s->xb, s->q, n);
     linear(s, &l->wk, s->xb, s->k_new, n);
     linear(s, &l->wv, s->xb, s->v_new, n);
@@ -94,6 +95,7 @@ static void attention_block(bs_session *s, int li, int n) {
     }
     for (int t = 0; t < n; t++)
         attend(s, li, s->q + (size_t)t * q_dim, s->pos + t, s->xb2 + (size_t)t * q_dim);
+    if (s->observe) s->observe(s->observe_ctx, li, 1, s->xb2, n, q_dim);
     linear(s, &l->wo, s->xb2, s->xb, n);
     for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
 }
@@ -104,9 +106,11 @@ static void ffn_block(bs_session *s, int li, int n) {
     int dim = c->dim, hid = c->hidden_dim;
     for (int t = 0; t < n; t++)
         rmsnorm(s->k, s->xb + (size_t)t * dim, s->x + (size_t)t * dim, l->ffn_norm, dim, c->norm_eps);
+    if (s->observe) s->observe(s->observe_ctx, li, 2, s->xb, n, dim);
     linear(s, &l->w_gate, s->xb, s->hb, n);
     linear(s, &l->w_up, s->xb, s->hb2, n);
     for (size_t i = 0; i < (size_t)n * hid; i++) s->hb[i] = bs_siluf(s->hb[i]) * s->hb2[i];
+    if (s->observe) s->observe(s->observe_ctx, li, 3, s->hb, n, hid);
     linear(s, &l->w_down, s->hb, s->xb, n);
     for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
 }

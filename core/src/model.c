@@ -2,6 +2,8 @@
    the public model/tokenizer entry points. */
 #include "model.h"
 
+#include "bstk.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,8 +112,21 @@ bs_status bs_model_alloc_weights(bs_model *m) {
     return BS_OK;
 }
 
+/* Block tables of stacked linear maps (.bstk models). */
+static void free_block_tables(bs_linear *l) {
+    free(l->avd);
+    free((void *)l->planes);
+}
+
 void bs_model_free(bs_model *m) {
     if (!m) return;
+    if (m->stack) {
+        free_block_tables(&m->embed);
+        free_block_tables(&m->lm_head);
+        for (int i = 0; m->layers && i < m->cfg.n_layers; i++)
+            for (int j = 0; j < 7; j++) free_block_tables(bs_layer_linear(&m->layers[i], j));
+        bs_stack_free(m->stack);
+    }
     bs_tokenizer_free(m->tok);
     free(m->chat_template);
     free(m->layers);
@@ -125,7 +140,7 @@ static int is_directory(const char *path) {
 }
 
 /* Picks the importer from the path and the first four bytes. */
-static bs_status import_any(const char *path, bs_model *m) {
+static bs_status import_any(const char *path, int64_t budget, bs_model *m) {
     if (is_directory(path)) return bs_import_hf(path, m);
     bs_reader r;
     BS_TRY(bs_reader_open_file(&r, path));
@@ -134,6 +149,8 @@ static bs_status import_any(const char *path, bs_model *m) {
     if (st == BS_OK) {
         if (memcmp(magic, "GGUF", 4) == 0)
             st = bs_import_gguf(&r, m);
+        else if (memcmp(magic, "BSTK", 4) == 0)
+            st = bs_import_bstk(&r, m, budget); /* keeps the file open */
         else
             st = bs_import_llama2c(&r, m);
     }
@@ -147,7 +164,11 @@ bs_status bs_model_load(const char *path, const bs_load_options *opts, bs_model 
     bs_clear_error();
     bs_model *m = bs_calloc(1, sizeof *m);
     if (!m) return BS_ERR_NOMEM;
-    bs_status st = import_any(path, m);
+    if (opts && opts->budget_bytes < 0) {
+        free(m);
+        return bs_fail(BS_ERR_INVALID_ARG, "negative budget");
+    }
+    bs_status st = import_any(path, opts ? opts->budget_bytes : 0, m);
     if (st == BS_OK && opts && opts->tokenizer_path) {
         bs_reader r;
         st = bs_reader_open_file(&r, opts->tokenizer_path);
@@ -187,8 +208,10 @@ bs_status bs_model_get_info(const bs_model *m, bs_model_info *out) {
     out->tokenizer_kind = m->tok ? (int32_t)bs_tokenizer_get_kind(m->tok) : BS_TOKENIZER_NONE;
     out->bos_id = m->tok ? bs_tokenizer_bos(m->tok) : -1;
     out->eos_id = m->tok ? bs_tokenizer_eos(m->tok) : -1;
-    out->n_params = (int64_t)m->arena_floats;
-    out->weight_bytes = (int64_t)(m->arena_floats * sizeof(float));
+    int64_t per_layer = 2 * (int64_t)c->dim + (int64_t)c->dim * c->head_dim * (2 * c->n_heads + 2 * c->n_kv_heads) +
+                        3 * (int64_t)c->dim * c->hidden_dim;
+    out->n_params = (int64_t)c->vocab_size * c->dim * (c->tied ? 1 : 2) + c->dim + per_layer * c->n_layers;
+    out->weight_bytes = m->stack ? m->stack->loaded_bytes : (int64_t)(m->arena_floats * sizeof(float));
     out->format = m->format;
     out->chat_template = m->chat_template;
     return BS_OK;

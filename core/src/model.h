@@ -92,6 +92,7 @@ struct bs_model {
     bs_tokenizer *tok;   /* may be NULL (no tokenizer known)              */
     char *chat_template; /* Jinja source or NULL                          */
     const char *format;  /* "llama2c", "gguf", "hf" (static string)       */
+    struct bs_stack *stack; /* .bstk models: file, index, payloads; or NULL */
     float *arena;        /* one allocation holding every f32 tensor       */
     size_t arena_floats;
 };

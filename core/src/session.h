@@ -5,6 +5,12 @@
 #include "kernels.h"
 #include "model.h"
 
+/* Sees the input of each group of linear maps during a forward pass (the
+   compressor's activation statistics). site: 0 = q/k/v input (after the
+   attention norm), 1 = o input, 2 = gate/up input (after the FFN norm),
+   3 = down input. x is (n_tok, dim). */
+typedef void (*bs_observe_fn)(void *ctx, int layer, int site, const float *x, int n_tok, int dim);
+
 struct bs_session {
     const bs_model *m;
     const bs_kernels *k;
@@ -26,6 +32,8 @@ struct bs_session {
     float *hb2;          /* (max_batch, hidden_dim)                       */
     float *logits;       /* (BS_LOGIT_ROWS, vocab)                        */
     float *lin_scratch;  /* bs_linear_scratch() of the largest linear     */
+    bs_observe_fn observe;  /* NULL, or called at every site            */
+    void *observe_ctx;
     float *mem;          /* the one allocation behind all of the above    */
     size_t mem_floats;
 };
