@@ -410,6 +410,8 @@ static void test_tensor_errors(void) {
     EXPECT(&s, BS_ERR_TRUNCATED, "blk.0.attn_q.weight");
     minimal(&s), tensor_of(&s, "blk.0.attn_q.weight")->offset = 4;
     EXPECT(&s, BS_ERR_FORMAT, "alignment");
+    minimal(&s), tensor_of(&s, "blk.0.attn_k.weight")->offset = 0;  /* token_embd's bytes */
+    EXPECT(&s, BS_ERR_FORMAT, "overlap");
     minimal(&s), tensor_of(&s, "blk.0.attn_v.weight")->type = 99;
     EXPECT(&s, BS_ERR_UNSUPPORTED, "'blk.0.attn_v.weight' has unknown type 99");
     minimal(&s), tensor_of(&s, "blk.0.ffn_down.weight")->type = 6;  /* Q5_0: known, not read */

@@ -234,7 +234,7 @@ static bs_status read_alignment(bs_gguf *g) {
     return BS_OK;
 }
 
-static bs_status parse_header(bs_cursor *c, bs_gguf *g) {
+static bs_status parse_header(bs_cursor *c, bs_gguf *g, uint64_t *n_tensors, uint64_t *n_kv) {
     uint8_t magic[4];
     BS_TRY(bs_cursor_read(c, magic, 4));
     if (memcmp(magic, "GGUF", 4) != 0)
@@ -253,16 +253,68 @@ static bs_status parse_header(bs_cursor *c, bs_gguf *g) {
                        (unsigned)g->version);
     if (g->version < 2)
         return bs_fail(BS_ERR_FORMAT, "gguf: invalid version %u", (unsigned)g->version);
-    BS_TRY(bs_cursor_u64(c, &g->n_tensors));
-    BS_TRY(bs_cursor_u64(c, &g->n_kv));
-    if (g->n_kv > left(c) / MIN_KV_BYTES)
+    BS_TRY(bs_cursor_u64(c, n_tensors));
+    BS_TRY(bs_cursor_u64(c, n_kv));
+    if (*n_kv > left(c) / MIN_KV_BYTES)
         return bs_fail(BS_ERR_FORMAT, "gguf: metadata count %llu cannot fit in a file of %llu "
-                       "bytes", (unsigned long long)g->n_kv, (unsigned long long)c->r->size);
-    if (g->n_tensors > left(c) / MIN_TENSOR_BYTES)
+                       "bytes", (unsigned long long)*n_kv, (unsigned long long)c->r->size);
+    if (*n_tensors > left(c) / MIN_TENSOR_BYTES)
         return bs_fail(BS_ERR_FORMAT, "gguf: tensor count %llu cannot fit in a file of %llu "
-                       "bytes", (unsigned long long)g->n_tensors,
-                       (unsigned long long)c->r->size);
+                       "bytes", (unsigned long long)*n_tensors, (unsigned long long)c->r->size);
     return BS_OK;
+}
+
+/* Room for element n of a doubling array (elements zeroed). Arrays grow
+   with what was actually parsed, never with a count the file claims. */
+static bs_status grow(void **arr, uint64_t *cap, uint64_t n, size_t elem) {
+    if (n < *cap) return BS_OK;
+    uint64_t new_cap = *cap ? *cap * 2 : 16, bytes;
+    if (!bs_mul_ok(new_cap, elem, &bytes) || bytes > SIZE_MAX)
+        return bs_fail(BS_ERR_NOMEM, "gguf: %llu entries overflow memory",
+                       (unsigned long long)new_cap);
+    uint8_t *p = realloc(*arr, (size_t)bytes);
+    if (!p) return bs_fail(BS_ERR_NOMEM, "gguf: out of memory for %llu entries",
+                           (unsigned long long)new_cap);
+    memset(p + *cap * elem, 0, (size_t)(new_cap - *cap) * elem);
+    *arr = p;
+    *cap = new_cap;
+    return BS_OK;
+}
+
+static int cmp_offset(const void *a, const void *b) {
+    uint64_t x = (*(bs_gguf_tensor *const *)a)->offset, y = (*(bs_gguf_tensor *const *)b)->offset;
+    return x < y ? -1 : x > y;
+}
+
+/* Places every tensor inside the data section, without overlaps: then the
+   tensors' bytes sum to at most the file size, which bounds what a loader
+   allocates for them. */
+static bs_status place_tensors(bs_gguf *g, uint64_t end_of_infos) {
+    uint64_t size = g->r->size;
+    /* end_of_infos <= size, so this cannot overflow */
+    g->data_offset = (end_of_infos + g->alignment - 1) / g->alignment * g->alignment;
+    uint64_t room = size > g->data_offset ? size - g->data_offset : 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        bs_gguf_tensor *t = &g->tensors[i];
+        if (t->offset > room || t->bytes > room - t->offset)
+            return bs_fail(BS_ERR_TRUNCATED,
+                           "gguf: tensor '%s' data (%llu bytes at data offset %llu) lies "
+                           "beyond the end of the file (%llu bytes)", t->name,
+                           (unsigned long long)t->bytes, (unsigned long long)t->offset,
+                           (unsigned long long)size);
+        t->offset += g->data_offset;
+    }
+    bs_gguf_tensor **by_off = bs_calloc(g->n_tensors, sizeof *by_off);
+    if (!by_off) return BS_ERR_NOMEM;
+    for (uint64_t i = 0; i < g->n_tensors; i++) by_off[i] = &g->tensors[i];
+    qsort(by_off, g->n_tensors, sizeof *by_off, cmp_offset);
+    bs_status st = BS_OK;
+    for (uint64_t i = 1; i < g->n_tensors && st == BS_OK; i++)
+        if (by_off[i - 1]->offset + by_off[i - 1]->bytes > by_off[i]->offset)
+            st = bs_fail(BS_ERR_FORMAT, "gguf: tensors '%s' and '%s' overlap", by_off[i - 1]->name,
+                         by_off[i]->name);
+    free(by_off);
+    return st;
 }
 
 bs_status bs_gguf_open(bs_reader *r, bs_gguf *g) {
@@ -270,16 +322,20 @@ bs_status bs_gguf_open(bs_reader *r, bs_gguf *g) {
     g->r = r;
     g->alignment = BS_GGUF_DEFAULT_ALIGNMENT;
     bs_cursor c = {r, 0};
-    BS_TRY(parse_header(&c, g));
+    uint64_t n_kv, n_tensors, cap = 0;
+    BS_TRY(parse_header(&c, g, &n_tensors, &n_kv));
 
-    /* metadata */
-    g->kv = bs_calloc(g->n_kv, sizeof *g->kv);
-    g->kv_sorted = bs_calloc(g->n_kv, sizeof *g->kv_sorted);
-    if (!g->kv || !g->kv_sorted) return BS_ERR_NOMEM;
-    for (uint64_t i = 0; i < g->n_kv; i++) {
+    /* metadata; g->n_kv counts the entries parsed so far (for close) */
+    for (uint64_t i = 0; i < n_kv; i++) {
+        void *arr = g->kv;
+        BS_TRY(grow(&arr, &cap, i, sizeof *g->kv));
+        g->kv = arr;
+        g->n_kv = i + 1;
         BS_TRY(parse_kv(&c, &g->kv[i]));
-        g->kv_sorted[i] = &g->kv[i];
     }
+    g->kv_sorted = bs_calloc(g->n_kv, sizeof *g->kv_sorted);
+    if (!g->kv_sorted) return BS_ERR_NOMEM;
+    for (uint64_t i = 0; i < g->n_kv; i++) g->kv_sorted[i] = &g->kv[i];
     qsort(g->kv_sorted, g->n_kv, sizeof *g->kv_sorted, cmp_kv);
     for (uint64_t i = 1; i < g->n_kv; i++)
         if (strcmp(g->kv_sorted[i - 1]->key, g->kv_sorted[i]->key) == 0)
@@ -287,37 +343,27 @@ bs_status bs_gguf_open(bs_reader *r, bs_gguf *g) {
                            g->kv_sorted[i]->key);
     BS_TRY(read_alignment(g));
 
-    /* tensor infos: the count was bounded against the file before */
-    if (g->n_tensors > left(&c) / MIN_TENSOR_BYTES)
+    /* tensor infos */
+    if (n_tensors > left(&c) / MIN_TENSOR_BYTES)
         return bs_fail(BS_ERR_TRUNCATED, "gguf: %llu tensor infos cannot fit in the %llu "
-                       "bytes left", (unsigned long long)g->n_tensors,
+                       "bytes left", (unsigned long long)n_tensors,
                        (unsigned long long)left(&c));
-    g->tensors = bs_calloc(g->n_tensors, sizeof *g->tensors);
-    g->t_sorted = bs_calloc(g->n_tensors, sizeof *g->t_sorted);
-    if (!g->tensors || !g->t_sorted) return BS_ERR_NOMEM;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
+    cap = 0;
+    for (uint64_t i = 0; i < n_tensors; i++) {
+        void *arr = g->tensors;
+        BS_TRY(grow(&arr, &cap, i, sizeof *g->tensors));
+        g->tensors = arr;
+        g->n_tensors = i + 1;
         BS_TRY(parse_tensor(&c, g, &g->tensors[i]));
-        g->t_sorted[i] = &g->tensors[i];
     }
+    g->t_sorted = bs_calloc(g->n_tensors, sizeof *g->t_sorted);
+    if (!g->t_sorted) return BS_ERR_NOMEM;
+    for (uint64_t i = 0; i < g->n_tensors; i++) g->t_sorted[i] = &g->tensors[i];
     qsort(g->t_sorted, g->n_tensors, sizeof *g->t_sorted, cmp_tensor);
     for (uint64_t i = 1; i < g->n_tensors; i++)
         if (strcmp(g->t_sorted[i - 1]->name, g->t_sorted[i]->name) == 0)
             return bs_fail(BS_ERR_FORMAT, "gguf: duplicate tensor '%s'", g->t_sorted[i]->name);
-
-    /* data section: c.pos <= size, so this cannot overflow */
-    g->data_offset = (c.pos + g->alignment - 1) / g->alignment * g->alignment;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        bs_gguf_tensor *t = &g->tensors[i];
-        uint64_t room = r->size > g->data_offset ? r->size - g->data_offset : 0;
-        if (t->offset > room || t->bytes > room - t->offset)
-            return bs_fail(BS_ERR_TRUNCATED,
-                           "gguf: tensor '%s' data (%llu bytes at data offset %llu) lies "
-                           "beyond the end of the file (%llu bytes)", t->name,
-                           (unsigned long long)t->bytes, (unsigned long long)t->offset,
-                           (unsigned long long)r->size);
-        t->offset += g->data_offset;
-    }
-    return BS_OK;
+    return place_tensors(g, c.pos);
 }
 
 void bs_gguf_close(bs_gguf *g) {

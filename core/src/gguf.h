@@ -92,9 +92,9 @@ typedef struct bs_gguf {
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset;        /* absolute start of the data section    */
-    uint64_t n_kv;
+    uint64_t n_kv;               /* entries parsed: all, once open is OK  */
     bs_gguf_kv *kv;              /* (n_kv) in file order                  */
-    uint64_t n_tensors;
+    uint64_t n_tensors;          /* likewise                              */
     bs_gguf_tensor *tensors;     /* (n_tensors) in file order             */
     bs_gguf_kv **kv_sorted;      /* (n_kv) by key, for lookup             */
     bs_gguf_tensor **t_sorted;   /* (n_tensors) by name, for lookup       */
