@@ -7,6 +7,7 @@
 
 #include "dequant.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,13 +318,24 @@ static bs_status place_tensors(bs_gguf *g, uint64_t end_of_infos) {
     return st;
 }
 
+/* Reader errors know nothing of GGUF: say where in the file they hit. */
+static bs_status in_context(bs_status st, const char *what, uint64_t i, const char *name) {
+    if (st == BS_OK || strncmp(bs_last_error(), "gguf:", 5) == 0) return st;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", bs_last_error());
+    if (i == UINT64_MAX) return bs_fail(st, "gguf: %s: %s", what, detail);
+    return bs_fail(st, "gguf: %s %llu%s%s%s: %s", what, (unsigned long long)i,
+                   name && *name ? " ('" : "", name && *name ? name : "",
+                   name && *name ? "')" : "", detail);
+}
+
 bs_status bs_gguf_open(bs_reader *r, bs_gguf *g) {
     memset(g, 0, sizeof *g);
     g->r = r;
     g->alignment = BS_GGUF_DEFAULT_ALIGNMENT;
     bs_cursor c = {r, 0};
     uint64_t n_kv, n_tensors, cap = 0;
-    BS_TRY(parse_header(&c, g, &n_tensors, &n_kv));
+    BS_TRY(in_context(parse_header(&c, g, &n_tensors, &n_kv), "header", UINT64_MAX, NULL));
 
     /* metadata; g->n_kv counts the entries parsed so far (for close) */
     for (uint64_t i = 0; i < n_kv; i++) {
@@ -331,7 +343,7 @@ bs_status bs_gguf_open(bs_reader *r, bs_gguf *g) {
         BS_TRY(grow(&arr, &cap, i, sizeof *g->kv));
         g->kv = arr;
         g->n_kv = i + 1;
-        BS_TRY(parse_kv(&c, &g->kv[i]));
+        BS_TRY(in_context(parse_kv(&c, &g->kv[i]), "metadata entry", i, g->kv[i].key));
     }
     g->kv_sorted = bs_calloc(g->n_kv, sizeof *g->kv_sorted);
     if (!g->kv_sorted) return BS_ERR_NOMEM;
@@ -354,7 +366,8 @@ bs_status bs_gguf_open(bs_reader *r, bs_gguf *g) {
         BS_TRY(grow(&arr, &cap, i, sizeof *g->tensors));
         g->tensors = arr;
         g->n_tensors = i + 1;
-        BS_TRY(parse_tensor(&c, g, &g->tensors[i]));
+        BS_TRY(in_context(parse_tensor(&c, g, &g->tensors[i]), "tensor info", i,
+                          g->tensors[i].name));
     }
     g->t_sorted = bs_calloc(g->n_tensors, sizeof *g->t_sorted);
     if (!g->t_sorted) return BS_ERR_NOMEM;
