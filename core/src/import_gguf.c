@@ -458,10 +458,12 @@ static bs_status import(bs_gguf *g, loader *ld, bs_model *m) {
         tied = same;
     }
     m->cfg.tied = tied;
+    /* everything that can be wrong with the file fails before the weights
+       are allocated and dequantized */
     BS_TRY(check_tensors(ld, m));
+    BS_TRY(load_tokenizer(g, m->cfg.vocab_size, m));
     BS_TRY(bs_model_alloc_weights(m));
     BS_TRY(walk_tensors(ld, m, 0));
-    BS_TRY(load_tokenizer(g, m->cfg.vocab_size, m));
     const char *tmpl = NULL;
     uint64_t len = 0;
     int found;
