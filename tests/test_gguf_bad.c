@@ -588,7 +588,8 @@ static void test_truncations(void) {
 }
 
 /* Random byte changes in the header region: any status, never a crash, and
-   a message whenever it fails. Deterministic (xorshift). */
+   a message whenever it fails. Deterministic (xorshift); BS_FUZZ_ITERS sets
+   the number of rounds (default 2000). */
 static void test_corruption(void) {
     size_t n;
     uint8_t *orig = slurp(test_path(BS_TEST_DATA, "gguf/tiny_llama.gguf"), &n);
@@ -598,7 +599,9 @@ static void test_corruption(void) {
     uint64_t x = 0x9e3779b97f4a7c15ull;
     int failures = 0, silent = 0;
     const size_t region = 7400;  /* header + a little data */
-    for (int iter = 0; iter < 2000; iter++) {
+    const char *env = getenv("BS_FUZZ_ITERS");  /* longer runs by hand */
+    int iters = env ? atoi(env) : 2000;
+    for (int iter = 0; iter < iters; iter++) {
         memcpy(p, orig, n);
         int flips = 1 + iter % 4;
         for (int k = 0; k < flips; k++) {
