@@ -246,9 +246,9 @@ static bs_status parse_header(bs_cursor *c, bs_gguf *g, uint64_t *n_tensors, uin
         return bs_fail(BS_ERR_UNSUPPORTED,
                        "gguf: version 1 (u32 counts, 2023) is not supported; re-convert the "
                        "model to GGUF v2 or v3");
-    if ((g->version & 0xffff) == 0 && g->version != 0)
-        return bs_fail(BS_ERR_UNSUPPORTED, "gguf: big-endian GGUF (version %u byte-swapped) "
-                       "is not supported", (unsigned)(g->version >> 24 | (g->version >> 8 & 0xff00u)));
+    if (g->version == 0x02000000u || g->version == 0x03000000u)  /* 2 or 3, byte-swapped */
+        return bs_fail(BS_ERR_UNSUPPORTED, "gguf: big-endian GGUF (version %u) is not supported",
+                       (unsigned)(g->version >> 24));
     if (g->version > 3)
         return bs_fail(BS_ERR_VERSION, "gguf: version %u is newer than we read (2 and 3)",
                        (unsigned)g->version);
