@@ -67,6 +67,8 @@ static bs_status read_string(bs_cursor *c, uint64_t max, const char *what, char 
     if (n > max)
         return bs_fail(BS_ERR_FORMAT, "gguf: %s: string of %llu bytes is longer than %llu",
                        what, (unsigned long long)n, (unsigned long long)max);
+    if (n >= SIZE_MAX) /* 32-bit hosts */
+        return bs_fail(BS_ERR_NOMEM, "gguf: %s: string of %llu bytes", what, (unsigned long long)n);
     char *s = bs_malloc((size_t)n + 1, 1);
     if (!s) return BS_ERR_NOMEM;
     bs_status st = bs_cursor_read(c, s, (size_t)n);
