@@ -400,6 +400,11 @@ static void test_metadata_errors(void) {
     EXPECT(&s, BS_ERR_FORMAT, "llama.block_count = -1");
     minimal(&s), set_int(&s, "llama.context_length", BS_GGUF_U64, 1ull << 63);
     EXPECT(&s, BS_ERR_FORMAT, "llama.context_length");
+    static const uint8_t big_f64[8] = {0, 0, 0, 0, 0, 0, 0xf0, 0x7f};  /* +inf */
+    minimal(&s), set_raw(&s, "llama.rope.freq_base", BS_GGUF_F64, big_f64, 8);
+    EXPECT(&s, BS_ERR_FORMAT, "llama.rope.freq_base = inf");
+    minimal(&s), set_f32(&s, "llama.attention.layer_norm_rms_epsilon", -1.0f);
+    EXPECT(&s, BS_ERR_FORMAT, "norm_eps");
 }
 
 static void test_tensor_errors(void) {

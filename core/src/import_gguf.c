@@ -24,6 +24,7 @@
 #include "dequant.h"
 #include "gguf.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ static bs_status get_int(const bs_gguf *g, const char *key, int required, int64_
 static bs_status get_float(const bs_gguf *g, const char *key, double def, float *out) {
     double v = def;
     BS_TRY(bs_gguf_get_f64(g, key, &v, NULL));
+    if (!(v >= -FLT_MAX && v <= FLT_MAX))  /* also NaN; the cast would be undefined */
+        return bs_fail(BS_ERR_FORMAT, "gguf: %s = %g is not a finite float", key, v);
     *out = (float)v;
     return BS_OK;
 }
@@ -86,10 +89,8 @@ static bs_status check_unsupported(const bs_gguf *g) {
 static bs_status read_vocab_size(const bs_gguf *g, int32_t *vocab) {
     const bs_gguf_kv *tokens = NULL;
     int32_t meta = 0;
-    int found;
-    int64_t v;
+    int found = bs_gguf_find(g, "llama.vocab_size") != NULL;
     BS_TRY(bs_gguf_get_array(g, "tokenizer.ggml.tokens", BS_GGUF_STRING, &tokens));
-    BS_TRY(bs_gguf_get_i64(g, "llama.vocab_size", &v, &found));
     if (found) BS_TRY(get_int(g, "llama.vocab_size", 1, 0, 1, 1 << 22, &meta));
     if (tokens) {
         if (tokens->count < 1 || tokens->count > (1u << 22))
