@@ -29,8 +29,9 @@
  *
  * bs_gguf_open parses and validates everything except the tensor bytes:
  * every length and count is checked against the file size before it is
- * used to allocate or loop, and every tensor's extent against the data
- * section. Scalar metadata is decoded into memory; arrays stay in the
+ * used to allocate or loop, every tensor's extent against the data
+ * section, and tensors may not overlap (so their bytes sum to at most the
+ * file size). Rows (ne[0]) must be whole blocks of the tensor's type. Scalar metadata is decoded into memory; arrays stay in the
  * file (offset + byte size) until a caller reads them.
  */
 #ifndef BS_GGUF_H
