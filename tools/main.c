@@ -14,6 +14,8 @@ static const command commands[] = {
     {"chat", cmd_chat, "interactive chat over stdin (models with a chat template)"},
     {"ppl", cmd_ppl, "perplexity of a text file"},
     {"bench", cmd_bench, "prefill/decode speed against measured memory bandwidth"},
+    {"inspect", cmd_inspect, "header, metadata, sizes per level and stored perplexities of a .bstk"},
+    {"compress", cmd_compress, "compress a float model into a .bstk (every prefix is a model)"},
 };
 
 static void usage(FILE *f) {

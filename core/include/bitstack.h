@@ -99,6 +99,9 @@ typedef struct bs_load_options {
     /* .bstk only: weight bytes to load (resident section + the longest
        prefix of the stack that fits); 0: everything the file holds. */
     int64_t budget_bytes;
+    /* .bstk only: load the resident section alone (budget_bytes ignored);
+       grow it afterwards with bs_model_set_blocks. */
+    int32_t resident_only;
 } bs_load_options;
 
 /* Loads a model; the format is detected from the path and magic: a

@@ -1,0 +1,405 @@
+/* compress.c - the compressor's pipeline (see compress.h): matrices,
+ * decomposition in parallel, reconstruction for evaluation, and the file. */
+#include "compress_internal.h"
+
+#include "bstk_write.h"
+#include "decompose.h"
+#include "half.h"
+#include "linear.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bs_compress_params bs_compress_default_params(void) {
+    bs_compress_params p;
+    memset(&p, 0, sizeof p);
+    p.method = BS_METHOD_AVD;
+    p.blocks = 16;
+    p.group = 64;
+    p.scaling = 1;
+    p.sort = BS_SORT_EXACT;
+    p.calib_windows = 16;
+    p.sort_windows = 4;
+    p.ctx = 256;
+    p.threads = 2;
+    p.seed = 1;
+    return p;
+}
+
+int32_t bs_auto_rank(int32_t rows, int32_t cols) {
+    int64_t k = (int64_t)rows * cols / (128 * ((int64_t)rows + cols));
+    return (int32_t)(k < 1 ? 1 : k > 16 ? 16 : k);
+}
+
+/* ---- matrices -------------------------------------------------------------- */
+
+static bs_status add_matrices(cm_job *j) {
+    const bs_config *c = &j->m->cfg;
+    const bs_compress_params *p = j->p;
+    j->n_mats = 7 * c->n_layers;
+    j->mats = bs_calloc((size_t)j->n_mats, sizeof *j->mats);
+    if (!j->mats) return BS_ERR_NOMEM;
+    static const int site_of[7] = {0, 0, 0, 1, 2, 2, 3}; /* q k v o gate up down */
+    for (int32_t li = 0; li < c->n_layers; li++)
+        for (int k = 0; k < 7; k++) {
+            cm_matrix *x = &j->mats[li * 7 + k];
+            x->lin = bs_layer_linear(&j->m->layers[li], k);
+            x->role = 5 + k;
+            x->layer = li;
+            x->kind = p->method == BS_METHOD_AVD ? BS_LIN_AVD : BS_LIN_PLANES;
+            x->rank = p->method == BS_METHOD_AVD ? (p->rank ? BS_MIN(p->rank, BS_MIN(x->lin->rows, x->lin->cols))
+                                                            : bs_auto_rank(x->lin->rows, x->lin->cols))
+                                                 : 0;
+            x->group = p->method == BS_METHOD_PLANES ? BS_MIN(p->group, x->lin->cols) : 0;
+            x->n_levels = p->blocks;
+            x->act = j->stats.rms[site_of[k]] + (size_t)li * j->stats.dims[site_of[k]];
+            x->seed = p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)(li * 7 + k) * 0xD1B54A32D192ED03ull;
+            x->payload = bs_calloc((size_t)x->n_levels, sizeof *x->payload);
+            x->size = bs_calloc((size_t)x->n_levels, sizeof *x->size);
+            x->err = bs_calloc((size_t)x->n_levels + 1, sizeof *x->err);
+            if (!x->payload || !x->size || !x->err) return BS_ERR_NOMEM;
+        }
+    return BS_OK;
+}
+
+static void free_matrices(cm_job *j) {
+    for (int32_t i = 0; j->mats && i < j->n_mats; i++) {
+        for (int32_t b = 0; j->mats[i].payload && b < j->mats[i].n_levels; b++) free(j->mats[i].payload[b]);
+        free(j->mats[i].payload);
+        free(j->mats[i].size);
+        free(j->mats[i].err);
+    }
+    free(j->mats);
+}
+
+/* sum over entries of R^2 weighted by the squared RMS of the input channel */
+static double weighted_err(const float *R, int32_t rows, int32_t cols, const float *act) {
+    double e = 0.0;
+    for (int32_t r = 0; r < rows; r++)
+        for (int32_t c = 0; c < cols; c++) {
+            double v = (double)R[(size_t)r * cols + c] * act[c];
+            e += v * v;
+        }
+    return e;
+}
+
+/* Decomposes one matrix into its levels (FORMAT.md payloads). */
+static bs_status decompose(cm_matrix *x) {
+    const bs_linear *l = x->lin;
+    int32_t rows = l->rows, cols = l->cols;
+    uint64_t signs = (uint64_t)rows * bs_row_bytes(cols);
+    float *R = bs_malloc((size_t)rows * cols, sizeof(float));
+    if (!R) return BS_ERR_NOMEM;
+    memcpy(R, l->w, (size_t)rows * cols * sizeof(float));
+    x->err[0] = weighted_err(R, rows, cols, x->act);
+    uint64_t scale_bytes = x->kind == BS_LIN_PLANES ? 2ull * rows * bs_groups_per_row(cols, x->group) : 0;
+    bs_status st = BS_OK;
+    if (x->kind == BS_LIN_PLANES) {
+        x->size[0] = scale_bytes + signs;
+        x->payload[0] = bs_calloc((size_t)x->size[0], 1);
+        st = x->payload[0] ? bs_planes_scales(l->w, rows, cols, x->group, (uint16_t *)x->payload[0]) : BS_ERR_NOMEM;
+    }
+    for (int32_t b = 0; b < x->n_levels && st == BS_OK; b++) {
+        if (x->kind == BS_LIN_AVD) {
+            uint64_t ab = 2ull * x->rank * ((uint64_t)rows + cols);
+            x->size[b] = ab + signs;
+            if (!(x->payload[b] = bs_calloc((size_t)x->size[b], 1))) {
+                st = BS_ERR_NOMEM;
+                break;
+            }
+            uint16_t *a16 = (uint16_t *)x->payload[b], *b16 = a16 + (size_t)rows * x->rank;
+            st = bs_avd_step(R, rows, cols, x->rank, x->seed + (uint64_t)b, x->payload[b] + ab, a16, b16);
+        } else {
+            if (b > 0) {
+                x->size[b] = signs;
+                if (!(x->payload[b] = bs_calloc((size_t)signs, 1))) {
+                    st = BS_ERR_NOMEM;
+                    break;
+                }
+            }
+            uint8_t *dst = x->payload[b] + (b == 0 ? scale_bytes : 0);
+            bs_planes_step(R, rows, cols, x->group, (const uint16_t *)x->payload[0], b, dst);
+        }
+        x->err[b + 1] = weighted_err(R, rows, cols, x->act);
+    }
+    free(R);
+    return st;
+}
+
+typedef struct {
+    cm_job *j;
+    pthread_mutex_t lock;
+    int32_t next, done;
+    bs_status status;
+} decompose_work;
+
+static void *decompose_worker(void *arg) {
+    decompose_work *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int32_t i = w->status == BS_OK ? w->next++ : w->j->n_mats;
+        pthread_mutex_unlock(&w->lock);
+        if (i >= w->j->n_mats) return NULL;
+        bs_status st = decompose(&w->j->mats[i]);
+        pthread_mutex_lock(&w->lock);
+        if (st != BS_OK && w->status == BS_OK) w->status = st;
+        w->done++;
+        if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, "decompose", (uint64_t)w->done, (uint64_t)w->j->n_mats);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+/* Matrices are independent, so the result does not depend on threads. */
+static bs_status decompose_all(cm_job *j) {
+    decompose_work w = {j, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK};
+    int32_t n = BS_MAX(1, BS_MIN(j->p->threads, 64));
+    pthread_t th[64];
+    int32_t started = 0;
+    for (int32_t t = 1; t < n; t++)
+        if (pthread_create(&th[started], NULL, decompose_worker, &w) == 0) started++;
+    decompose_worker(&w);
+    for (int32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+    return w.status;
+}
+
+/* ---- reconstruction and evaluation ----------------------------------------- */
+
+void cm_reconstruct(cm_job *j, int32_t i, int32_t level) {
+    cm_matrix *x = &j->mats[i];
+    bs_linear *l = x->lin;
+    bs_avd_block avd[64];
+    const uint8_t *planes[64];
+    bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes};
+    for (int32_t b = 0; b < level; b++) {
+        uint16_t *a16 = (uint16_t *)x->payload[b];
+        avd[b].a = a16;
+        avd[b].b = a16 + (size_t)l->rows * x->rank;
+        avd[b].signs = x->payload[b] + 2ull * x->rank * ((uint64_t)l->rows + l->cols);
+        planes[b] = x->payload[b];
+    }
+    if (x->kind == BS_LIN_PLANES) {
+        v.scales = (const uint16_t *)x->payload[0];
+        planes[0] = x->payload[0] + 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
+    }
+    for (int32_t r = 0; r < l->rows; r++) bs_linear_row(&v, r, l->w + (size_t)r * l->cols);
+}
+
+bs_status cm_eval(cm_job *j, double *nll) {
+    double sum = 0.0;
+    int32_t ctx = j->p->ctx;
+    for (int32_t w = 0; w < j->sort_windows; w++) {
+        double s = 0.0;
+        bs_session_reset(j->sess);
+        BS_TRY(bs_session_eval_nll(j->sess, j->sort_tokens + (size_t)w * ctx, ctx, &s));
+        sum += s / (ctx - 1);
+    }
+    *nll = sum / j->sort_windows;
+    return BS_OK;
+}
+
+/* ---- the file ----------------------------------------------------------------- */
+
+/* Tensor table + payload list in file order; buffers it allocates go to
+   owned[] for the caller to free. */
+typedef struct {
+    bstk_tensor *tensors;
+    bstk_payload *payloads;
+    uint32_t n_tensors, n_payloads, n_resident;
+    void *owned[4];      /* converted f16 tables */
+    int n_owned;
+} file_plan;
+
+static const void *own(file_plan *f, void *p) {
+    if (p && f->n_owned < (int)(sizeof f->owned / sizeof f->owned[0])) f->owned[f->n_owned++] = p;
+    return p;
+}
+
+static void plan_plain(file_plan *f, int role, int layer, const float *w, uint32_t rows, uint32_t cols, int f16) {
+    uint32_t t = f->n_tensors++;
+    f->tensors[t] = (bstk_tensor){(uint16_t)role, (uint16_t)layer, (uint8_t)(f16 ? BS_LIN_F16 : BS_LIN_F32),
+                                  rows, cols, 0, 0, 1};
+    const void *data = w;
+    uint64_t size = (uint64_t)rows * cols * 4;
+    if (f16) {
+        uint16_t *h = malloc((size_t)rows * cols * 2 + 1);
+        for (size_t i = 0; h && i < (size_t)rows * cols; i++) h[i] = bs_f32_to_f16(w[i]);
+        data = own(f, h);
+        size = (uint64_t)rows * cols * 2;
+    }
+    f->payloads[f->n_payloads++] = (bstk_payload){t, 0, data, size};
+}
+
+static bs_status plan_file(cm_job *j, file_plan *f) {
+    const bs_config *c = &j->m->cfg;
+    uint32_t max_t = 3 + 9 * (uint32_t)c->n_layers;
+    f->tensors = bs_calloc(max_t, sizeof *f->tensors);
+    f->payloads = bs_calloc(max_t + (size_t)j->n_blocks, sizeof *f->payloads);
+    if (!f->tensors || !f->payloads) return BS_ERR_NOMEM;
+    uint32_t *tensor_of = bs_calloc((size_t)j->n_mats, sizeof *tensor_of);
+    if (!tensor_of) return BS_ERR_NOMEM;
+    plan_plain(f, BSTK_ROLE_TOKEN_EMBD, 0, j->m->tok_embd, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
+    if (!c->tied) plan_plain(f, BSTK_ROLE_OUTPUT, 0, j->m->lm_head.w, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
+    plan_plain(f, BSTK_ROLE_OUTPUT_NORM, 0, j->m->out_norm, 1, (uint32_t)c->dim, 0);
+    for (int32_t li = 0; li < c->n_layers; li++) {
+        plan_plain(f, BSTK_ROLE_ATTN_NORM, li, j->m->layers[li].attn_norm, 1, (uint32_t)c->dim, 0);
+        plan_plain(f, BSTK_ROLE_FFN_NORM, li, j->m->layers[li].ffn_norm, 1, (uint32_t)c->dim, 0);
+        for (int k = 0; k < 7; k++) {
+            cm_matrix *x = &j->mats[li * 7 + k];
+            uint32_t t = f->n_tensors++;
+            tensor_of[li * 7 + k] = t;
+            f->tensors[t] = (bstk_tensor){(uint16_t)x->role, (uint16_t)li, (uint8_t)x->kind, (uint32_t)x->lin->rows,
+                                          (uint32_t)x->lin->cols, (uint32_t)x->rank, (uint32_t)x->group,
+                                          (uint32_t)x->n_levels};
+            f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
+        }
+    }
+    f->n_resident = f->n_payloads;
+    int32_t *next = bs_calloc((size_t)j->n_mats, sizeof *next);
+    if (!next) {
+        free(tensor_of);
+        return BS_ERR_NOMEM;
+    }
+    for (int32_t i = 0; i < j->n_mats; i++) next[i] = 1;
+    for (int32_t b = 0; b < j->n_blocks; b++) {
+        int32_t i = j->order[b], level = next[i]++;
+        f->payloads[f->n_payloads++] = (bstk_payload){tensor_of[i], (uint32_t)level, j->mats[i].payload[level],
+                                                      j->mats[i].size[level]};
+    }
+    free(next);
+    free(tensor_of);
+    for (int i = 0; i < f->n_owned; i++)
+        if (!f->owned[i]) return BS_ERR_NOMEM;
+    return BS_OK;
+}
+
+static void plan_free(file_plan *f) {
+    for (int i = 0; i < f->n_owned; i++) free(f->owned[i]);
+    free(f->tensors);
+    free(f->payloads);
+}
+
+static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compress_report *r) {
+    const bs_compress_params *p = j->p;
+    bstk_meta_model(b, j->m);
+    bstk_meta_string(b, "compress.method", p->method == BS_METHOD_AVD ? "avd" : "planes",
+                     p->method == BS_METHOD_AVD ? 3 : 6);
+    bstk_meta_u32(b, "compress.blocks", (uint32_t)p->blocks);
+    if (p->method == BS_METHOD_AVD) {
+        bstk_meta_string(b, "compress.rank_rule", p->rank ? "fixed" : "auto", p->rank ? 5 : 4);
+        bstk_meta_u32(b, "compress.rank", (uint32_t)p->rank);
+    } else {
+        bstk_meta_u32(b, "compress.group", (uint32_t)p->group);
+    }
+    bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
+    bstk_meta_string(b, "compress.sort", p->sort == BS_SORT_EXACT ? "exact" : "fast", 5 - (p->sort != BS_SORT_EXACT));
+    if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));
+    bstk_meta_u32(b, "compress.calib.windows", (uint32_t)p->calib_windows);
+    bstk_meta_u32(b, "compress.calib.ctx", (uint32_t)p->ctx);
+    bstk_meta_u64(b, "compress.calib.tokens", (uint64_t)(p->calib_windows + p->sort_windows) * (uint64_t)p->ctx);
+    if (p->source_name) bstk_meta_string(b, "compress.source", p->source_name, strlen(p->source_name));
+    bstk_meta_array(b, "curve.blocks", BS_META_U64, r->curve_blocks, (uint64_t)r->n_curve);
+    bstk_meta_array(b, "curve.bytes", BS_META_U64, r->curve_bytes, (uint64_t)r->n_curve);
+    bstk_meta_array(b, "curve.ppl", BS_META_F32, r->curve_ppl, (uint64_t)r->n_curve);
+    bstk_meta_string(b, "curve.text", "calibration text, held-out windows", 34);
+    bstk_meta_u32(b, "curve.ctx", (uint32_t)p->ctx);
+    bstk_meta_u32(b, "curve.windows", (uint32_t)j->sort_windows);
+    bstk_meta_f32(b, "curve.float_ppl", (float)r->float_ppl);
+}
+
+static bs_status write_file(cm_job *j, const char *path, const bs_compress_report *r) {
+    file_plan f;
+    memset(&f, 0, sizeof f);
+    bstk_meta_builder b;
+    memset(&b, 0, sizeof b);
+    uint8_t *meta = NULL;
+    uint64_t meta_size = 0;
+    meta_compress(&b, j, r);
+    bs_status st = bstk_meta_finish(&b, &meta, &meta_size);
+    if (st == BS_OK) st = plan_file(j, &f);
+    if (st == BS_OK)
+        st = bstk_write_file(path, meta, meta_size, f.tensors, f.n_tensors, f.payloads, f.n_payloads, f.n_resident);
+    free(b.buf);
+    free(meta);
+    plan_free(&f);
+    return st;
+}
+
+/* ---- the pipeline ------------------------------------------------------------ */
+
+static bs_status check_params(const bs_model *m, const bs_compress_params *p, int64_t n_tokens) {
+    if (m->stack || m->cfg.n_layers <= 0 || !m->tok_embd)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: the input must be a float model (not a .bstk)");
+    if (p->method != BS_METHOD_AVD && p->method != BS_METHOD_PLANES)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: unknown method");
+    int32_t max_levels = p->method == BS_METHOD_PLANES ? 12 : 64;
+    if (p->blocks < 1 || p->blocks > max_levels)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: %d blocks per matrix (1..%d for this method)", p->blocks,
+                       max_levels);
+    if (p->rank < 0 || p->rank > 4096 || p->group < 1 || p->group > 65536 || p->ctx < 2 || p->ctx > m->cfg.seq_len ||
+        p->calib_windows < 1 || p->sort_windows < 1)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: rank %d, group %d, ctx %d (model context %d), windows %d+%d",
+                       p->rank, p->group, p->ctx, m->cfg.seq_len, p->calib_windows, p->sort_windows);
+    int64_t need = (int64_t)(p->calib_windows + p->sort_windows) * p->ctx;
+    if (n_tokens < need)
+        return bs_fail(BS_ERR_RANGE,
+                       "compress: the calibration text has %lld tokens; %d + %d windows of %d need %lld "
+                       "(use a longer text or fewer/shorter windows)",
+                       (long long)n_tokens, p->calib_windows, p->sort_windows, p->ctx, (long long)need);
+    for (int32_t li = 0; li < m->cfg.n_layers; li++)
+        for (int k = 0; k < 7; k++) {
+            const bs_linear *l = bs_layer_linear(&m->layers[li], k);
+            for (size_t i = 0; i < (size_t)l->rows * l->cols; i++)
+                if (!isfinite(l->w[i]))
+                    return bs_fail(BS_ERR_FORMAT, "compress: layer %d %s weight %zu is not finite", li,
+                                   bs_linear_names[k], i);
+        }
+    return BS_OK;
+}
+
+static double since(double *t0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec, d = now - *t0;
+    *t0 = now;
+    return d;
+}
+
+bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, const bs_compress_params *p,
+                      const char *out_path, bs_compress_report *r) {
+    memset(r, 0, sizeof *r);
+    BS_TRY(check_params(m, p, n_tokens));
+    cm_job j;
+    memset(&j, 0, sizeof j);
+    j.m = m;
+    j.p = p;
+    j.sort_tokens = tokens + (size_t)p->calib_windows * p->ctx;
+    j.sort_windows = p->sort_windows;
+    bs_session_options so = {p->ctx, 0};
+    double t0 = 0;
+    since(&t0);
+    bs_status st = bs_session_create(m, &so, &j.sess);
+    double nll = 0.0;
+    if (st == BS_OK) st = cm_eval(&j, &nll);
+    r->float_ppl = exp(nll);
+    if (st == BS_OK) st = cm_collect_stats(&j, tokens, p->calib_windows);
+    if (st == BS_OK && p->scaling) cm_fold_scales(&j);
+    r->seconds_stats = since(&t0);
+    if (st == BS_OK) st = add_matrices(&j);
+    if (st == BS_OK) st = decompose_all(&j);
+    r->seconds_decompose = since(&t0);
+    if (st == BS_OK) st = cm_sort(&j);
+    r->seconds_sort = since(&t0);
+    if (st == BS_OK) st = cm_curve(&j, r);
+    r->seconds_curve = since(&t0);
+    r->n_matrices = j.n_mats;
+    r->n_blocks = j.n_blocks;
+    if (st == BS_OK) st = write_file(&j, out_path, r);
+    free(j.order);
+    free_matrices(&j);
+    cm_stats_free(&j.stats);
+    bs_session_free(j.sess);
+    return st;
+}
