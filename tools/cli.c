@@ -203,3 +203,24 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) 
     return EXIT_OK;
 }
 
+
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch, double *mean_nll) {
+    bs_session *s = NULL;
+    bs_session_options so = {ctx, batch};
+    bs_status st = bs_session_create(m, &so, &s);
+    if (st != BS_OK) return cli_fail(st, "session");
+    double sum_mean = 0.0;
+    for (int32_t w = 0; w < windows; w++) {
+        double nll = 0.0;
+        bs_session_reset(s);
+        if ((st = bs_session_eval_nll(s, ids + (size_t)w * ctx, ctx, &nll)) != BS_OK) {
+            bs_session_free(s);
+            return cli_fail(st, "evaluation");
+        }
+        sum_mean += nll / (ctx - 1);
+        cli_progress("perplexity", (uint64_t)w + 1, (uint64_t)windows);
+    }
+    bs_session_free(s);
+    *mean_nll = sum_mean / windows;
+    return EXIT_OK;
+}

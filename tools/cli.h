@@ -16,6 +16,7 @@ int cmd_ppl(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_curve(int argc, char **argv);
 
 /* Maps an args_parse result to an exit code, or -1 to go on. */
 int cli_args_exit(int parse_result);
@@ -31,6 +32,11 @@ void cli_print_stack(const bs_model *m);
 
 /* Reads a text file and tokenizes it whole, with BOS; *ids is malloc'd. */
 int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n);
+
+/* The perplexity protocol: mean over windows (each from an empty cache)
+   of the window's mean next-token NLL, for the first `windows` windows of
+   ctx tokens of ids. */
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch, double *mean_nll);
 
 double cli_now(void);            /* monotonic seconds                    */
 int64_t cli_peak_rss(void);      /* bytes, 0 if unknown                  */

@@ -42,7 +42,6 @@ int cmd_ppl(int argc, char **argv) {
     bs_model_get_info(m, &info);
     if (ctx == 0) ctx = info.seq_len;
     int32_t *ids = NULL, n = 0;
-    bs_session *s = NULL;
     double t0 = cli_now();
     if ((r = cli_tokenize_file(m, text, &ids, &n)) != EXIT_OK) goto done;
     double t_tok = cli_now() - t0;
@@ -53,25 +52,10 @@ int cmd_ppl(int argc, char **argv) {
         r = EXIT_FAIL;
         goto done;
     }
-    bs_session_options so = {ctx, batch};
-    bs_status st = bs_session_create(m, &so, &s);
-    if (st != BS_OK) {
-        r = cli_fail(st, "session");
-        goto done;
-    }
-    double sum_mean = 0.0;
     t0 = cli_now();
-    for (int32_t w = 0; w < windows; w++) {
-        double nll = 0.0;
-        bs_session_reset(s);
-        if ((st = bs_session_eval_nll(s, ids + (size_t)w * ctx, ctx, &nll)) != BS_OK) {
-            r = cli_fail(st, "evaluation");
-            goto done;
-        }
-        sum_mean += nll / (ctx - 1);
-        cli_progress("perplexity", (uint64_t)w + 1, (uint64_t)windows);
-    }
-    double secs = cli_now() - t0, mean = sum_mean / windows, ppl = exp(mean);
+    double mean = 0.0;
+    if ((r = cli_eval_windows(m, ids, windows, ctx, batch, &mean)) != EXIT_OK) goto done;
+    double secs = cli_now() - t0, ppl = exp(mean);
     if (json)
         printf("{\"ppl\": %.6f, \"nll\": %.6f, \"tokens\": %d, \"windows\": %d, \"ctx\": %d, "
                "\"scored_tokens\": %lld, \"tokenize_s\": %.3f, \"eval_s\": %.3f, \"tok_per_s\": %.1f}\n",
@@ -83,7 +67,6 @@ int cmd_ppl(int argc, char **argv) {
                ppl, mean, windows, ctx, n, t_tok, (double)windows * ctx / secs);
 done:
     free(ids);
-    bs_session_free(s);
     bs_model_free(m);
     return r;
 }
