@@ -31,7 +31,7 @@ bs_compress_params bs_compress_default_params(void) {
 
 int32_t bs_auto_rank(int32_t rows, int32_t cols) {
     int64_t k = (int64_t)rows * cols / (128 * ((int64_t)rows + cols));
-    return (int32_t)(k < 1 ? 1 : k > 16 ? 16 : k);
+    return (int32_t)(k < 2 ? 2 : k > 16 ? 16 : k);
 }
 
 /* ---- matrices -------------------------------------------------------------- */
