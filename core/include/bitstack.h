@@ -163,7 +163,8 @@ BS_API bs_status bs_detokenize(const bs_model *model, int32_t prev,
                                int32_t id, char *buf, size_t cap,
                                size_t *len);
 
-/* 1 if id is a control token (BOS, EOS, <|im_end|>...) or end of turn. */
+/* 1 if id ends generation: EOS or an end-of-turn token of the model
+   (<|im_end|>, <|eot_id|>, ...). */
 BS_API int bs_token_is_eog(const bs_model *model, int32_t id);
 /* Token id of an exact special token text ("<|im_end|>"), or -1. */
 BS_API int32_t bs_token_find(const bs_model *model, const char *text);
