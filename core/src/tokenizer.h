@@ -86,8 +86,9 @@ int32_t bs_tokenizer_find(const bs_tokenizer *t, const char *piece,
 
 /* Loaders of tokenizer files. */
 /* llama2.c tokenizer.bin (max_token_length, then per token: f32 score,
-   i32 length, bytes). vocab_size comes from the model header. BOS=1,
-   EOS=2, ids 3..258 are <0xXX> byte tokens when present. */
+   i32 length, bytes). vocab_size comes from the model header (0: as many
+   tokens as the file holds). BOS=1, EOS=2, ids 3..258 are <0xXX> byte
+   tokens when present. */
 bs_status bs_tokenizer_load_llama2c(bs_reader *r, int32_t vocab_size,
                                     bs_tokenizer **out);
 /* Hugging Face tokenizer.json (model BPE; byte-level, or SentencePiece-
