@@ -260,12 +260,16 @@ static void derive_scores(bs_tokenizer *t) {
 static bs_status build(const cJSON *root, bs_tokenizer **out) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return bs_fail(BS_ERR_FORMAT, "tokenizer.json: no \"model\" object");
-    hf_setup s;
-    BS_TRY(read_setup(root, model, &s));
+    const char *mtype = str_field(model, "type");
+    if (mtype && strcmp(mtype, "BPE") != 0)
+        return bs_fail(BS_ERR_UNSUPPORTED, "tokenizer.json: model type %s is not supported (only BPE)", mtype);
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (!cJSON_IsObject(vocab)) return bs_fail(BS_ERR_FORMAT, "tokenizer.json: model.vocab is not an object");
+    if (!vocab->child) return bs_fail(BS_ERR_FORMAT, "tokenizer.json: empty model.vocab");
+    hf_setup s;
+    BS_TRY(read_setup(root, model, &s));
     if (merges && !cJSON_IsArray(merges) && !cJSON_IsNull(merges))
         return bs_fail(BS_ERR_FORMAT, "tokenizer.json: model.merges is not an array");
     if (added && !cJSON_IsArray(added) && !cJSON_IsNull(added))
@@ -285,7 +289,6 @@ static bs_status build(const cJSON *root, bs_tokenizer **out) {
             return bs_fail(BS_ERR_FORMAT, "tokenizer.json: an added token has no valid id/content");
         n = BS_MAX(n, id + 1);
     }
-    if (n == 0) return bs_fail(BS_ERR_FORMAT, "tokenizer.json: empty vocabulary");
     bs_tokenizer *t = NULL;
     BS_TRY(bs_tokenizer_create(s.kind, n, &t));
     bs_status st = BS_OK;
@@ -350,11 +353,21 @@ static bs_status build(const cJSON *root, bs_tokenizer **out) {
 bs_status bs_tokenizer_load_hf_json(const char *json, size_t len, bs_tokenizer **out) {
     if (out) *out = NULL;
     if (!json || !out) return bs_fail(BS_ERR_INVALID_ARG, "tokenizer.json: NULL argument");
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long long off = at && at >= json && at <= json + len ? (long long)(at - json) : -1;
         return bs_fail(BS_ERR_FORMAT, "tokenizer.json: invalid JSON near byte %lld", off);
+    }
+    /* cJSON stops after the first value; anything but blanks after it
+       means a damaged file. */
+    for (const char *p = end; p && p < json + len && *p; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+            cJSON_Delete(root);
+            return bs_fail(BS_ERR_FORMAT, "tokenizer.json: unexpected data after the JSON value at byte %lld",
+                           (long long)(p - json));
+        }
     }
     bs_status st = cJSON_IsObject(root) ? build(root, out)
                                         : bs_fail(BS_ERR_FORMAT, "tokenizer.json: top level is not an object");
