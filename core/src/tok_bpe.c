@@ -43,8 +43,10 @@ static int32_t whole_word(const bs_tokenizer *t, bs_tok_ws *ws, const uint8_t *w
     return id >= 0 && t->tok[id].type == BS_TOKTYPE_NORMAL ? id : -1;
 }
 
-static bs_status encode_word(const bs_tokenizer *t, bs_tok_ws *ws, const uint8_t *w, size_t n,
+/* One id per byte at most (fewer after merges), as the cache requires. */
+static bs_status encode_word(const bs_tokenizer *t, bs_tok_ws *ws, const char *word, size_t n,
                              bs_tok_out *out) {
+    const uint8_t *w = (const uint8_t *)word;
     BS_TRY(bs_tok_ws_reserve(ws, n, t->ignore_merges ? 2 * n : 0));
     if (t->ignore_merges) {
         int32_t id = whole_word(t, ws, w, n);
@@ -77,7 +79,7 @@ static bs_status encode_words(const bs_tokenizer *t, bs_tok_ws *ws, const uint8_
                               size_t (*next)(const uint8_t *, size_t), bs_tok_out *out) {
     for (size_t i = 0; i < n;) {
         size_t m = next(s + i, n - i);
-        BS_TRY(encode_word(t, ws, s + i, m, out));
+        BS_TRY(bs_tok_encode_cached(t, ws, (const char *)s + i, m, encode_word, out));
         i += m;
     }
     return BS_OK;
@@ -99,7 +101,7 @@ bs_status bs_tok_encode_bpe(const bs_tokenizer *t, bs_tok_ws *ws, const char *te
             int32_t cp;
             size_t cl = bs_utf8_decode(s + i, len - i, &cp);
             if (bs_unicode_class(cp) == BS_UCLASS_NUMBER) {
-                BS_TRY(encode_word(t, ws, s + i, cl, out));
+                BS_TRY(bs_tok_encode_cached(t, ws, (const char *)s + i, cl, encode_word, out));
                 i += cl;
                 continue;
             }

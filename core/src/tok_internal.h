@@ -132,8 +132,18 @@ typedef struct bs_tok_pair {
     uint32_t len;           /* left.len + right.len when pushed           */
 } bs_tok_pair;
 
+typedef struct bs_tok_centry {
+    uint64_t hash;
+    uint32_t off;           /* word bytes in cbytes                       */
+    uint32_t ids_off;       /* its ids in cids                            */
+    uint16_t len;           /* word length; 0: empty slot                 */
+    uint16_t n_ids;
+} bs_tok_centry;
+
 /* Scratch reused across the words of one encode call (not shared between
-   calls, so encoding stays thread-safe). */
+   calls, so encoding stays thread-safe), including a cache of the ids of
+   the words seen so far: natural text repeats its words, and a hit skips
+   the merge loop. */
 typedef struct bs_tok_ws {
     bs_tok_sym *sym;
     size_t sym_cap;
@@ -141,10 +151,26 @@ typedef struct bs_tok_ws {
     size_t heap_n, heap_cap;
     char *buf;              /* normalized text (SPM)                      */
     size_t buf_cap;
+    int32_t *tmp;           /* ids of the word being encoded              */
+    size_t tmp_cap;
+    bs_tok_centry *cache;   /* open addressing, power-of-two size         */
+    size_t cache_mask, cache_n;
+    char *cbytes;
+    size_t cbytes_len, cbytes_cap;
+    int32_t *cids;
+    size_t cids_len, cids_cap;
 } bs_tok_ws;
 
 bs_status bs_tok_ws_reserve(bs_tok_ws *ws, size_t n_sym, size_t n_buf);
 void bs_tok_ws_free(bs_tok_ws *ws);
+
+/* Encodes one word (a unit that merges never cross) with fn, through the
+   word cache of ws. fn must emit at most one id per byte of the word. */
+typedef bs_status (*bs_tok_word_fn)(const bs_tokenizer *t, bs_tok_ws *ws,
+                                    const char *w, size_t n, bs_tok_out *out);
+bs_status bs_tok_encode_cached(const bs_tokenizer *t, bs_tok_ws *ws,
+                               const char *w, size_t n, bs_tok_word_fn fn,
+                               bs_tok_out *out);
 
 /* Merges the symbols ws->sym[0..n) (linked 0 -> n-1) over text. by_rank:
    use t->mhash, else piece scores. The survivors stay linked from 0. */

@@ -33,7 +33,105 @@ void bs_tok_ws_free(bs_tok_ws *ws) {
     free(ws->sym);
     free(ws->heap);
     free(ws->buf);
+    free(ws->tmp);
+    free(ws->cache);
+    free(ws->cbytes);
+    free(ws->cids);
     memset(ws, 0, sizeof *ws);
+}
+
+/* ---- word cache ---- */
+
+/* Longer words are rare and would only fill the cache. */
+#define CACHE_MAX_WORD 64
+#define CACHE_MAX_ENTRIES (1u << 16)
+
+static uint64_t word_hash(const char *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 31);
+}
+
+static bs_tok_centry *cache_find(bs_tok_ws *ws, uint64_t h, const char *w, size_t n) {
+    for (size_t i = (size_t)h & ws->cache_mask;; i = (i + 1) & ws->cache_mask) {
+        bs_tok_centry *e = &ws->cache[i];
+        if (e->len == 0 || (e->hash == h && e->len == n && memcmp(ws->cbytes + e->off, w, n) == 0))
+            return e;
+    }
+}
+
+/* Appends n elements of size sz to a growing pool. */
+static int pool_add(void **pool, size_t *len, size_t *cap, const void *src, size_t n, size_t sz) {
+    if (n == 0) return 1;
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n) c *= 2;
+        void *p = realloc(*pool, c * sz);
+        if (!p) return 0;
+        *pool = p;
+        *cap = c;
+    }
+    memcpy((char *)*pool + *len * sz, src, n * sz);
+    *len += n;
+    return 1;
+}
+
+/* Remembers a word; silently does nothing when out of room or memory (the
+   cache only saves time). */
+static void cache_put(bs_tok_ws *ws, uint64_t h, const char *w, size_t n, const int32_t *ids,
+                      size_t k) {
+    if (ws->cache_n >= CACHE_MAX_ENTRIES || ws->cbytes_len > UINT32_MAX / 2 ||
+        ws->cids_len > UINT32_MAX / 2)
+        return;
+    if (2 * (ws->cache_n + 1) > ws->cache_mask + 1 || !ws->cache) {
+        size_t size = ws->cache ? 2 * (ws->cache_mask + 1) : 1024;
+        bs_tok_centry *old = ws->cache;
+        size_t old_size = old ? ws->cache_mask + 1 : 0;
+        bs_tok_centry *c = calloc(size, sizeof *c);
+        if (!c) return;
+        ws->cache = c;
+        ws->cache_mask = size - 1;
+        for (size_t i = 0; i < old_size; i++) {
+            if (old[i].len == 0) continue;
+            size_t j = (size_t)old[i].hash & ws->cache_mask;
+            while (c[j].len) j = (j + 1) & ws->cache_mask;
+            c[j] = old[i];
+        }
+        free(old);
+    }
+    bs_tok_centry *e = cache_find(ws, h, w, n);
+    bs_tok_centry v = {h, (uint32_t)ws->cbytes_len, (uint32_t)ws->cids_len, (uint16_t)n, (uint16_t)k};
+    if (!pool_add((void **)&ws->cbytes, &ws->cbytes_len, &ws->cbytes_cap, w, n, 1)) return;
+    if (!pool_add((void **)&ws->cids, &ws->cids_len, &ws->cids_cap, ids, k, sizeof *ids)) return;
+    *e = v;
+    ws->cache_n++;
+}
+
+bs_status bs_tok_encode_cached(const bs_tokenizer *t, bs_tok_ws *ws, const char *w, size_t n,
+                               bs_tok_word_fn fn, bs_tok_out *out) {
+    if (n > CACHE_MAX_WORD) return fn(t, ws, w, n, out);
+    uint64_t h = word_hash(w, n);
+    if (ws->cache) {
+        const bs_tok_centry *e = cache_find(ws, h, w, n);
+        if (e->len) {
+            for (uint32_t i = 0; i < e->n_ids; i++) bs_tok_emit(out, ws->cids[e->ids_off + i]);
+            return BS_OK;
+        }
+    }
+    if (!ws->tmp) {
+        ws->tmp = bs_malloc(CACHE_MAX_WORD, sizeof *ws->tmp);
+        if (!ws->tmp) return BS_ERR_NOMEM;
+        ws->tmp_cap = CACHE_MAX_WORD;
+    }
+    bs_tok_out tmp = {ws->tmp, (int64_t)ws->tmp_cap, 0};
+    BS_TRY(fn(t, ws, w, n, &tmp));
+    if (tmp.n > tmp.cap) return fn(t, ws, w, n, out); /* fn broke its bound */
+    for (int64_t i = 0; i < tmp.n; i++) bs_tok_emit(out, tmp.ids[i]);
+    cache_put(ws, h, w, n, tmp.ids, (size_t)tmp.n);
+    return BS_OK;
 }
 
 /* a goes before b: lower key, then the leftmost pair. */

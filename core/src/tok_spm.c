@@ -5,9 +5,12 @@
  *   segment: one symbol per UTF-8 character (an invalid byte is a symbol of
  *     its own; sentencepiece would turn it into U+FFFD, we keep the byte so
  *     that decoding gives the input back);
- *   merge: the whole text at once (sentencepiece does not split BPE input
- *     on whitespace; Llama's vocabulary has pieces like "▁▁▁" that span
- *     runs of spaces), best pair first (tok_merge.c);
+ *   merge: best pair first (tok_merge.c) over the whole text, as
+ *     sentencepiece does (it does not split BPE input on whitespace, and
+ *     Llama's vocabulary has pieces like "▁▁▁" for runs of spaces). When
+ *     the vocabulary shows that no merge can cross the start of a "▁" run
+ *     (see spm_word_safe), the text is cut there into words, which merge
+ *     alone and go through the word cache: same tokens, 30x faster;
  *   output: a symbol that is no piece becomes its bytes as <0xXX> tokens
  *     (byte fallback), or the unknown token when there are none.
  */
@@ -41,6 +44,7 @@ static int is_meta(const char *p) {
 /* Segments buf[0..n) into characters, merges, emits. */
 static bs_status encode_span(const bs_tokenizer *t, bs_tok_ws *ws, const char *buf, size_t n,
                              bs_tok_out *out) {
+    /* Emits at most one id per byte, as bs_tok_encode_cached requires. */
     bs_tok_sym *sym = ws->sym;
     int32_t k = 0;
     for (size_t i = 0; i < n; k++) {
@@ -104,7 +108,11 @@ bs_status bs_tok_encode_spm(const bs_tokenizer *t, bs_tok_ws *ws, const char *te
                     end = i;
                     break;
                 }
-        BS_TRY(encode_span(t, ws, buf + start, end - start, out));
+        /* Only words are worth caching; a whole unsplit text is not. */
+        if (split)
+            BS_TRY(bs_tok_encode_cached(t, ws, buf + start, end - start, encode_span, out));
+        else
+            BS_TRY(encode_span(t, ws, buf + start, end - start, out));
         start = end;
     }
     return BS_OK;

@@ -75,6 +75,8 @@ bs_status bs_tokenizer_set_token(bs_tokenizer *t, int32_t id, const char *piece,
         return bs_fail(BS_ERR_RANGE, "tokenizer: token id %d out of range [0, %d)", id, t->n_vocab);
     if (type < BS_TOKTYPE_NORMAL || type > BS_TOKTYPE_BYTE)
         return bs_fail(BS_ERR_INVALID_ARG, "tokenizer: token %d has unknown type %d", id, type);
+    if (score != score)
+        return bs_fail(BS_ERR_FORMAT, "tokenizer: token %d has a NaN score", id);
     if (len > BS_TOK_MAX_PIECE)
         return bs_fail(BS_ERR_RANGE, "tokenizer: token %d is %zu bytes long (max %u)", id, len,
                        BS_TOK_MAX_PIECE);

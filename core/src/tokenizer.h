@@ -9,6 +9,16 @@
  *     byte tokens as "<0xAB>" with type BS_TOKTYPE_BYTE;
  *   - BPE: GPT-2 byte-to-unicode text ("Ġ" for the space byte), with merges
  *     in rank order.
+ *
+ * Special tokens (types CONTROL and USER_DEFINED) are matched in the text
+ * only with BS_TOKENIZE_SPECIAL, longest first; the text between them is
+ * encoded normally, and for SPM each such fragment gets the dummy "▁" (as
+ * the Hugging Face Prepend normalizer and llama.cpp do). Decoding drops that
+ * space again at the start (prev < 0), after BOS and after a special token,
+ * so decode(encode(s)) == s for SPM (with every U+2581 in s read as ' ') and
+ * byte-level BPE alike. CONTROL/USER_DEFINED/UNKNOWN tokens decode to their
+ * text. bs_tokenizer_set_bos_eos and bs_tokenizer_add_eog may also be called
+ * after finalize, before the tokenizer is shared.
  */
 #ifndef BS_TOKENIZER_H
 #define BS_TOKENIZER_H
