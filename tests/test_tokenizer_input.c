@@ -224,6 +224,8 @@ static void test_json_bad(void) {
     expect_json("{\"type\":\"BPE\",\"vocab\":{\"a\":1.5},\"merges\":[]}", NULL, NULL, BS_ERR_FORMAT, NULL);
     expect_json("{\"type\":\"BPE\",\"vocab\":{\"a\":\"0\"},\"merges\":[]}", NULL, NULL, BS_ERR_FORMAT, NULL);
     expect_json("{\"type\":\"BPE\",\"vocab\":{\"a\":1e12},\"merges\":[]}", NULL, NULL, BS_ERR_FORMAT, NULL);
+    expect_json("{\"type\":\"BPE\",\"vocab\":{\"a\":16000000},\"merges\":[]}", NULL, NULL, BS_ERR_FORMAT,
+                "entries");
     expect_json("{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":0},\"merges\":[]}", NULL, NULL, BS_ERR_FORMAT,
                 "twice");
     expect_json("{\"type\":\"BPE\"," VOCAB ",\"merges\":[\"ab\"]}", NULL, NULL, BS_ERR_FORMAT, "merge 0");

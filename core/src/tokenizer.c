@@ -29,7 +29,12 @@ bs_status bs_tokenizer_create(bs_tokenizer_kind kind, int32_t n_vocab,
     t->add_space_prefix = 1;
     t->pretok = BS_PRETOK_GPT2;
     t->tok = bs_calloc((size_t)n_vocab, sizeof *t->tok);
-    if (!t->tok) {
+    /* Never NULL, so that arena + off is valid even for empty pieces. */
+    t->arena = bs_malloc(4096, 1);
+    t->arena_cap = 4096;
+    if (!t->tok || !t->arena) {
+        free(t->tok);
+        free(t->arena);
         free(t);
         return BS_ERR_NOMEM;
     }
@@ -54,7 +59,7 @@ static bs_status arena_append(bs_tokenizer *t, const char *s, size_t n, uint32_t
     if (t->arena_len + n > UINT32_MAX)
         return bs_fail(BS_ERR_RANGE, "tokenizer: more than 4 GiB of piece text");
     if (t->arena_len + n > t->arena_cap) {
-        size_t cap = t->arena_cap ? t->arena_cap : 4096;
+        size_t cap = t->arena_cap;
         while (cap < t->arena_len + n) cap *= 2;
         char *p = realloc(t->arena, cap);
         if (!p) return bs_fail(BS_ERR_NOMEM, "tokenizer: out of memory for %zu bytes of pieces", cap);
@@ -146,6 +151,10 @@ void bs_tokenizer_set_pretok(bs_tokenizer *t, bs_pretok pre) {
 
 void bs_tokenizer_set_add_space_prefix(bs_tokenizer *t, int on) {
     if (t) t->add_space_prefix = on ? 1 : 0;
+}
+
+void bs_tokenizer_set_ignore_merges(bs_tokenizer *t, int on) {
+    if (t) t->ignore_merges = on ? 1 : 0;
 }
 
 /* ---- hashing ---- */
@@ -252,25 +261,19 @@ static int parse_byte_piece(const char *p, size_t n) {
     return v;
 }
 
-static int special_cmp(const void *a, const void *b, const bs_tokenizer *t) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    uint8_t fx = (uint8_t)bs_tok_piece(t, x)[0], fy = (uint8_t)bs_tok_piece(t, y)[0];
-    if (fx != fy) return fx < fy ? -1 : 1;
-    if (t->tok[x].len != t->tok[y].len) return t->tok[x].len > t->tok[y].len ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
+typedef struct special_key {
+    uint8_t first;          /* first byte of the piece                    */
+    uint32_t len;
+    int32_t id;
+} special_key;
 
-/* Insertion sort: there are few special tokens, and qsort has no context
-   argument in C11. */
-static void sort_specials(bs_tokenizer *t) {
-    for (int32_t i = 1; i < t->n_special; i++) {
-        int32_t v = t->special[i], j = i;
-        while (j > 0 && special_cmp(&t->special[j - 1], &v, t) > 0) {
-            t->special[j] = t->special[j - 1];
-            j--;
-        }
-        t->special[j] = v;
-    }
+/* By first byte, then longest first (so the first match is the longest),
+   then by id. */
+static int special_cmp(const void *a, const void *b) {
+    const special_key *x = a, *y = b;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 static bs_status build_specials(bs_tokenizer *t) {
@@ -280,13 +283,23 @@ static bs_status build_specials(bs_tokenizer *t) {
         if ((ty == BS_TOKTYPE_CONTROL || ty == BS_TOKTYPE_USER_DEFINED) && t->tok[id].len) n++;
     }
     t->special = bs_malloc((size_t)n + 1, sizeof *t->special);
-    if (!t->special) return BS_ERR_NOMEM;
+    special_key *keys = bs_malloc((size_t)n + 1, sizeof *keys);
+    if (!t->special || !keys) {
+        free(keys);
+        return BS_ERR_NOMEM;
+    }
     for (int32_t id = 0; id < t->n_vocab; id++) {
         int32_t ty = t->tok[id].type;
-        if ((ty == BS_TOKTYPE_CONTROL || ty == BS_TOKTYPE_USER_DEFINED) && t->tok[id].len)
-            t->special[t->n_special++] = id;
+        if ((ty == BS_TOKTYPE_CONTROL || ty == BS_TOKTYPE_USER_DEFINED) && t->tok[id].len) {
+            special_key *k = &keys[t->n_special++];
+            k->first = (uint8_t)bs_tok_piece(t, id)[0];
+            k->len = t->tok[id].len;
+            k->id = id;
+        }
     }
-    sort_specials(t);
+    qsort(keys, (size_t)t->n_special, sizeof *keys, special_cmp);
+    for (int32_t i = 0; i < t->n_special; i++) t->special[i] = keys[i].id;
+    free(keys);
     int32_t k = 0;
     for (int b = 0; b <= 256; b++) {
         while (k < t->n_special && (uint8_t)bs_tok_piece(t, t->special[k])[0] < b) k++;
@@ -312,11 +325,12 @@ static void build_byte_ids(bs_tokenizer *t) {
     }
 }
 
-/* Whether every mergeable piece is "▁"* followed by no "▁": then merges
-   never cross the start of a run of "▁" that follows another character. */
+/* Whether every piece a merge can make is "▁"* followed by no "▁": then
+   merges never cross the start of a run of "▁" that follows another
+   character. (In rank mode a rule may make a piece of any type.) */
 static int spm_word_safe(const bs_tokenizer *t) {
     for (int32_t id = 0; id < t->n_vocab; id++) {
-        if (!bs_tok_mergeable(t->tok[id].type)) continue;
+        if (!t->mhash && !bs_tok_mergeable(t->tok[id].type)) continue;
         const char *p = bs_tok_piece(t, id);
         size_t n = t->tok[id].len, i = 0;
         while (i + 3 <= n && memcmp(p + i, "\xE2\x96\x81", 3) == 0) i += 3;
@@ -402,7 +416,7 @@ bs_status bs_tokenizer_encode(const bs_tokenizer *t, const char *text, size_t le
             if (!t->prefix_first_only) prefix = 1;
         }
     }
-    if (st == BS_OK) st = encode_fragment(t, &ws, text + frag, len - frag, &prefix, &out);
+    if (st == BS_OK && len > frag) st = encode_fragment(t, &ws, text + frag, len - frag, &prefix, &out);
     bs_tok_ws_free(&ws);
     if (st != BS_OK) return st;
     if (out.n > INT32_MAX) return bs_fail(BS_ERR_RANGE, "tokenize: more than 2^31 tokens");
@@ -501,7 +515,7 @@ bs_status bs_tokenizer_get_token(const bs_tokenizer *t, int32_t id, const char *
     if (id < 0 || id >= t->n_vocab)
         return bs_fail(BS_ERR_RANGE, "tokenizer: token %d out of range [0, %d)", id, t->n_vocab);
     const bs_tok_entry *e = &t->tok[id];
-    if (piece) *piece = t->arena ? bs_tok_piece(t, id) : "";
+    if (piece) *piece = bs_tok_piece(t, id);
     if (len) *len = e->len;
     if (score) *score = e->score;
     if (type) *type = e->type;

@@ -63,6 +63,9 @@ bs_status bs_tokenizer_add_eog(bs_tokenizer *t, int32_t id);
 void bs_tokenizer_set_pretok(bs_tokenizer *t, bs_pretok pre);
 /* SPM: whether a "▁" is prepended to the text (default 1). */
 void bs_tokenizer_set_add_space_prefix(bs_tokenizer *t, int on);
+/* BPE: a pre-tokenized word that is itself a token is taken whole instead
+   of merged (Hugging Face ignore_merges; Llama 3). Default 0. */
+void bs_tokenizer_set_ignore_merges(bs_tokenizer *t, int on);
 /* Builds lookup tables and validates; required before encode/decode. */
 bs_status bs_tokenizer_finalize(bs_tokenizer *t);
 

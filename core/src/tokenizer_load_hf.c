@@ -289,6 +289,12 @@ static bs_status build(const cJSON *root, bs_tokenizer **out) {
             return bs_fail(BS_ERR_FORMAT, "tokenizer.json: an added token has no valid id/content");
         n = BS_MAX(n, id + 1);
     }
+    /* Real vocabularies are dense; a huge id in a small file would only make
+       us allocate for nothing. */
+    int64_t entries = cJSON_GetArraySize(vocab) + cJSON_GetArraySize(added);
+    if (n > 2 * entries + 4096)
+        return bs_fail(BS_ERR_FORMAT, "tokenizer.json: ids up to %d for only %lld entries", n - 1,
+                       (long long)entries);
     bs_tokenizer *t = NULL;
     BS_TRY(bs_tokenizer_create(s.kind, n, &t));
     bs_status st = BS_OK;
@@ -334,7 +340,7 @@ static bs_status build(const cJSON *root, bs_tokenizer **out) {
         t->prefix_first_only = s.prefix_first_only;
         t->split_words = s.split_words;
         t->prefix_unless_space = s.prefix_unless_space;
-        t->ignore_merges = s.ignore_merges;
+        bs_tokenizer_set_ignore_merges(t, s.ignore_merges);
         /* The unknown token keeps its role even when added_tokens made it a
            special token. */
         t->unk = unk_id;
