@@ -285,7 +285,7 @@ static void test_llama2_spm(void) {
     CHECK_EQ_INT(piece_id(t, "</s>"), 2);
     CHECK_EQ_INT(piece_id(t, "\xE2\x96\x81Hello"), 15043);
     CHECK_EQ_INT(piece_id(t, "no such piece"), -1);
-    CHECK(bs_tokenizer_is_eog(t, 2) && bs_tokenizer_is_eog(t, 1));
+    CHECK(bs_tokenizer_is_eog(t, 2) && !bs_tokenizer_is_eog(t, 1)); /* BOS does not end a reply */
     CHECK(!bs_tokenizer_is_eog(t, 15043) && !bs_tokenizer_is_eog(t, 0) && !bs_tokenizer_is_eog(t, -1));
     /* llama2.c's decode: the dummy-prefix space goes after BOS / at the start. */
     check_decode(t, 1, 15043, "Hello");

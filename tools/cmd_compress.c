@@ -17,7 +17,7 @@ static const char *base_name(const char *path) {
 
 int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
-    const char *tokenizer = NULL, *calib = NULL, *sort = "exact", *method = "avd", *scaling = NULL;
+    const char *tokenizer = NULL, *calib = NULL, *sort = "exact", *method = "avd", *scaling = NULL, *order = "byte";
     int32_t blocks = 0;
     const arg_opt opts[] = {
         {"calib", ARG_STR, &calib, "TEXT", "calibration text file (required; keep it apart from evaluation text)", 0, 0},
@@ -26,7 +26,8 @@ int cmd_compress(int argc, char **argv) {
         {"blocks", ARG_INT, &blocks, "N", "blocks per matrix (default 16 for avd, 8 for planes)", 1, 64},
         {"group", ARG_INT, &p.group, "G", "planes: weights per scale (default 64)", 1, 65536},
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
-        {"sort", ARG_STR, &sort, "exact|fast", "block ranking (default exact)", 0, 0},
+        {"sort", ARG_STR, &sort, "exact|fast", "gains measured at every level, or at level 1 and predicted (default exact)", 0, 0},
+        {"order", ARG_STR, &order, "byte|level", "stack by gain per byte, or the paper's level by level (default byte)", 0, 0},
         {"calib-windows", ARG_INT, &p.calib_windows, "W", "windows for activation statistics (default 16)", 1, 1 << 20},
         {"sort-windows", ARG_INT, &p.sort_windows, "W", "further windows for sorting and the curve (default 4)", 1, 1 << 20},
         {"calib-ctx", ARG_INT, &p.ctx, "L", "tokens per window (default 256)", 2, 1 << 20},
@@ -54,6 +55,9 @@ int cmd_compress(int argc, char **argv) {
     if (strcmp(sort, "exact") == 0) p.sort = BS_SORT_EXACT;
     else if (strcmp(sort, "fast") == 0) p.sort = BS_SORT_FAST;
     else return fprintf(stderr, "bitstack: --sort %s: expects exact or fast\n", sort), EXIT_USAGE;
+    if (strcmp(order, "byte") == 0) p.order = BS_ORDER_BYTE;
+    else if (strcmp(order, "level") == 0) p.order = BS_ORDER_LEVEL;
+    else return fprintf(stderr, "bitstack: --order %s: expects byte or level\n", order), EXIT_USAGE;
     p.scaling = p.method == BS_METHOD_AVD;
     if (scaling && strcmp(scaling, "on") == 0) p.scaling = 1;
     else if (scaling && strcmp(scaling, "off") == 0) p.scaling = 0;

@@ -295,6 +295,7 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
     }
     bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
     bstk_meta_string(b, "compress.sort", p->sort == BS_SORT_EXACT ? "exact" : "fast", 5 - (p->sort != BS_SORT_EXACT));
+    bstk_meta_string(b, "compress.order", p->order == BS_ORDER_BYTE ? "byte" : "level", 4 + (p->order != BS_ORDER_BYTE));
     if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));
     bstk_meta_u32(b, "compress.calib.windows", (uint32_t)p->calib_windows);
     bstk_meta_u32(b, "compress.calib.ctx", (uint32_t)p->ctx);

@@ -13,6 +13,10 @@
 
 typedef enum bs_method { BS_METHOD_AVD = 0, BS_METHOD_PLANES = 1 } bs_method;
 typedef enum bs_sort_kind { BS_SORT_EXACT = 0, BS_SORT_FAST = 1 } bs_sort_kind;
+typedef enum bs_order_kind {
+    BS_ORDER_BYTE = 0,   /* global, by measured loss gain per byte        */
+    BS_ORDER_LEVEL = 1   /* the paper's: level by level, by gain          */
+} bs_order_kind;
 
 typedef struct bs_compress_params {
     bs_method method;
@@ -20,7 +24,8 @@ typedef struct bs_compress_params {
     int32_t blocks;         /* levels per matrix (AVD niter / planes)   */
     int32_t group;          /* planes: weights per scale                */
     int32_t scaling;        /* fold activation-aware scales (BITSTACK 2) */
-    bs_sort_kind sort;
+    bs_sort_kind sort;      /* how gains are measured                   */
+    bs_order_kind order;    /* how gains order the stack                */
     int32_t calib_windows;  /* windows for activation statistics        */
     int32_t sort_windows;   /* further, disjoint windows: sort + curve  */
     int32_t ctx;            /* tokens per window                        */

@@ -10,8 +10,12 @@
  * fast: the exact measurement at level 1 only (matrices + 1 evaluations),
  * which also calibrates, per matrix, how loss responds to its activation-
  * weighted squared error (alpha_i = loss gain / error drop at level 1).
- * Later levels are ordered by alpha_i x (err_i(b) - err_i(b + 1)), the
- * predicted gain, which the decomposition already measured. */
+ * Later levels get alpha_i x (err_i(b) - err_i(b + 1)), the predicted
+ * gain, from errors the decomposition already measured.
+ *
+ * The measured gains then order the blocks either as the paper does (level
+ * by level, by gain) or globally by gain per byte, so bytes go where they
+ * buy the most perplexity and matrices may differ by several levels. */
 #include "compress_internal.h"
 
 #include <math.h>
@@ -19,14 +23,15 @@
 #include <string.h>
 
 typedef struct {
-    int32_t mat;
-    double key; /* lower loads first */
+    int32_t mat, level;
+    double key; /* higher loads first */
 } ranked;
 
 static int cmp_ranked(const void *a, const void *b) {
     const ranked *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return (x->mat > y->mat) - (x->mat < y->mat); /* stable: matrix order */
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    if (x->level != y->level) return x->level - y->level; /* a matrix's levels in order */
+    return (x->mat > y->mat) - (x->mat < y->mat);          /* stable: matrix order */
 }
 
 static void progress(cm_job *j, const char *stage, uint64_t done, uint64_t total) {
@@ -48,9 +53,56 @@ static bs_status probe(cm_job *j, int32_t i, int32_t level, double *nll) {
     return st;
 }
 
-static void append_level(cm_job *j, ranked *rk, int32_t n, int32_t *pos) {
-    qsort(rk, (size_t)n, sizeof *rk, cmp_ranked);
-    for (int32_t k = 0; k < n; k++) j->order[(*pos)++] = rk[k].mat;
+/* gain[i * levels + b]: the loss drop of matrix i's block b (b >= 1), with
+   every matrix at b blocks. exact: measured at every level; fast: measured
+   at level 1, later levels predicted from the error drops. */
+static bs_status measure_gains(cm_job *j, int32_t levels, double *gain) {
+    int32_t measured = j->p->sort == BS_SORT_EXACT ? levels - 1 : BS_MIN(1, levels - 1);
+    uint64_t total = (uint64_t)measured * j->n_mats, done = 0;
+    bs_status st = BS_OK;
+    for (int32_t b = 1; b <= measured && st == BS_OK; b++) {
+        set_all(j, b);
+        double base = 0.0;
+        st = cm_eval(j, &base);
+        for (int32_t i = 0; i < j->n_mats && st == BS_OK; i++) {
+            if (j->mats[i].n_levels <= b) continue;
+            double nll = 0.0;
+            st = probe(j, i, b, &nll);
+            gain[(size_t)i * levels + b] = base - nll;
+            progress(j, "sort", ++done, total);
+        }
+    }
+    for (int32_t i = 0; i < j->n_mats && measured < levels - 1; i++) {
+        const cm_matrix *x = &j->mats[i];
+        double drop = x->err[1] - x->err[2], alpha = drop > 0 ? gain[(size_t)i * levels + 1] / drop : 0.0;
+        for (int32_t b = 2; b < x->n_levels; b++) gain[(size_t)i * levels + b] = alpha * (x->err[b] - x->err[b + 1]);
+    }
+    return st;
+}
+
+/* The blocks (levels >= 1) of every matrix with their ranking keys:
+   level order (the paper): key = gain, grouped by level; byte order: key =
+   gain per byte, made non-increasing along each matrix so its levels stay
+   in order. */
+static int32_t rank_blocks(const cm_job *j, int32_t levels, const double *gain, ranked *rk) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < j->n_mats; i++) {
+        const cm_matrix *x = &j->mats[i];
+        double prev = INFINITY;
+        for (int32_t b = 1; b < x->n_levels; b++) {
+            double g = gain[(size_t)i * levels + b];
+            double key = j->p->order == BS_ORDER_LEVEL ? g : g / (double)x->size[b];
+            if (j->p->order == BS_ORDER_BYTE) key = prev = fmin(key, prev);
+            rk[n++] = (ranked){i, b, key};
+        }
+    }
+    return n;
+}
+
+static int cmp_by_level(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->level != y->level) return x->level - y->level;
+    return cmp_ranked(a, b);
 }
 
 bs_status cm_sort(cm_job *j) {
@@ -64,44 +116,17 @@ bs_status cm_sort(cm_job *j) {
     }
     j->order = bs_malloc((size_t)(j->n_blocks ? j->n_blocks : 1), sizeof *j->order);
     j->saved = bs_malloc(biggest, sizeof(float));
-    ranked *rk = bs_malloc((size_t)j->n_mats, sizeof *rk);
-    double *alpha = bs_calloc((size_t)j->n_mats, sizeof *alpha);
-    if (!j->order || !j->saved || !rk || !alpha) {
-        free(rk);
-        free(alpha);
-        return BS_ERR_NOMEM;
-    }
-    bs_status st = BS_OK;
-    int32_t pos = 0, exact_levels = j->p->sort == BS_SORT_EXACT ? levels - 1 : BS_MIN(1, levels - 1);
-    uint64_t total = (uint64_t)exact_levels * j->n_mats, done = 0;
-    for (int32_t b = 1; b < levels && st == BS_OK; b++) {
-        set_all(j, b);
-        int32_t n = 0;
-        for (int32_t i = 0; i < j->n_mats && st == BS_OK; i++) {
-            const cm_matrix *x = &j->mats[i];
-            if (x->n_levels <= b) continue;
-            rk[n].mat = i;
-            if (b <= exact_levels) {
-                st = probe(j, i, b, &rk[n].key);
-                progress(j, "sort", ++done, total);
-                if (b == 1) alpha[i] = rk[n].key; /* the probe's loss until calibrated below */
-            } else {
-                rk[n].key = -alpha[i] * (x->err[b] - x->err[b + 1]);
-            }
-            n++;
-        }
-        if (b == 1 && exact_levels < levels - 1 && st == BS_OK) { /* calibrate alpha on level 1 */
-            double base = 0.0;
-            st = cm_eval(j, &base);
-            for (int32_t i = 0; i < j->n_mats; i++) {
-                double drop = j->mats[i].err[1] - j->mats[i].err[2];
-                alpha[i] = drop > 0 ? (base - alpha[i]) / drop : 0.0;
-            }
-        }
-        append_level(j, rk, n, &pos);
+    ranked *rk = bs_malloc((size_t)(j->n_blocks ? j->n_blocks : 1), sizeof *rk);
+    double *gain = bs_calloc((size_t)j->n_mats * levels, sizeof *gain);
+    bs_status st = j->order && j->saved && rk && gain ? BS_OK : BS_ERR_NOMEM;
+    if (st == BS_OK) st = measure_gains(j, levels, gain);
+    if (st == BS_OK) {
+        int32_t n = rank_blocks(j, levels, gain, rk);
+        qsort(rk, (size_t)n, sizeof *rk, j->p->order == BS_ORDER_LEVEL ? cmp_by_level : cmp_ranked);
+        for (int32_t k = 0; k < n; k++) j->order[k] = rk[k].mat;
     }
     free(rk);
-    free(alpha);
+    free(gain);
     return st;
 }
 

@@ -542,7 +542,9 @@ int32_t bs_tokenizer_eos(const bs_tokenizer *t) { return t ? t->eos : -1; }
 
 int bs_tokenizer_is_eog(const bs_tokenizer *t, int32_t id) {
     if (!t || id < 0 || id >= t->n_vocab) return 0;
-    if (id == t->eos || t->tok[id].type == BS_TOKTYPE_CONTROL) return 1;
+    /* EOS and the declared end-of-turn tokens only: other control tokens
+       (BOS, <|im_start|>) do not end a reply */
+    if (id == t->eos) return 1;
     for (int32_t i = 0; i < t->n_eog; i++)
         if (t->eog[i] == id) return 1;
     return 0;
