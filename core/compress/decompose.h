@@ -19,6 +19,30 @@
 bs_status bs_topk_svd(const float *M, int32_t m, int32_t n, int32_t k, uint64_t seed, float *U,
                       float *s, float *V);
 
+/* The knobs of bs_topk_svd (defaults from bs_svd_default_opts()). */
+typedef struct bs_svd_opts {
+    int32_t oversample; /* extra basis vectors p (8), capped by min(m, n) - k */
+    int32_t min_iter;   /* power iterations at least (2)                      */
+    int32_t max_iter;   /* and at most (24)                                   */
+    double tol;         /* stop once every top-k Ritz value moved by at most
+                           tol relative in one iteration (1e-6)               */
+} bs_svd_opts;
+
+/* What a call did (for tests and tuning). */
+typedef struct bs_svd_info {
+    int32_t iterations; /* power iterations run                              */
+    int32_t rank;       /* basis size l = k + oversampling                   */
+    double last_move;   /* largest relative Ritz move of the last iteration  */
+} bs_svd_info;
+
+bs_svd_opts bs_svd_default_opts(void);
+
+/* bs_topk_svd with explicit options; info may be NULL. Also BS_ERR_FORMAT
+   when M holds a NaN or an infinity (as bs_topk_svd). */
+bs_status bs_topk_svd_opts(const float *M, int32_t m, int32_t n, int32_t k, uint64_t seed,
+                           const bs_svd_opts *opts, float *U, float *s, float *V,
+                           bs_svd_info *info);
+
 /* ---- AVD blocks (BITSTACK.md 3) ------------------------------------------ */
 
 /* One AVD step on the residual R (m, n), updated in place:
