@@ -373,14 +373,9 @@ bs_status bs_topk_svd_opts(const float *M, int32_t m, int32_t n, int32_t k, uint
     jacobi_rows(Zt, l, (size_t)n, Jt);
     sorted_norms(Zt, l, (size_t)n, sig, order);
 
-    /* U = Q J, one column at a time: u_c = sum_d J[d][c] q_d, and
-       J[d][c] = Jt[c][d]. */
-    double *u = bs_malloc((size_t)m, sizeof(double));
-    if (!u) {
-        free(buf);
-        free(order);
-        return BS_ERR_NOMEM;
-    }
+    /* U = Q J, one column at a time into u (m, Yr's room, free now):
+       u_c = sum_d J[d][c] q_d, and J[d][c] = Jt[c][d]. */
+    double *u = Yr;
     for (int32_t c = 0; c < k; c++) {
         int32_t src = order[c];
         const double *jrow = Jt + (size_t)src * l;
@@ -414,7 +409,6 @@ bs_status bs_topk_svd_opts(const float *M, int32_t m, int32_t n, int32_t k, uint
             }
             double inv = 1.0 / sqrt(dot_d(x, x, (size_t)n));
             for (int32_t j = 0; j < n; j++) V[(size_t)j * k + c] = (float)(x[j] * inv);
-            s[c] = (float)sig[c];
         }
         /* Keep v_c normalised in place for the completion of later ones. */
         double nv = sqrt(dot_d(x, x, (size_t)n));
@@ -426,7 +420,6 @@ bs_status bs_topk_svd_opts(const float *M, int32_t m, int32_t n, int32_t k, uint
         info->rank = l;
         info->last_move = moved;
     }
-    free(u);
     free(buf);
     free(order);
     return BS_OK;
