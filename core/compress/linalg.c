@@ -133,7 +133,27 @@ static void mul_mz(const float *M, int32_t m, int32_t n, const double *Zt, int32
     memset(Yr, 0, (size_t)m * l * sizeof(double));
     for (int32_t j0 = 0; j0 < n; j0 += TILE) {
         int32_t j1 = BS_MIN(n, j0 + TILE);
-        for (int32_t i = 0; i < m; i++) {
+        int32_t i = 0;
+        for (; i + 2 <= m; i += 2) { /* two rows share each load of Zr */
+            const float *ra = M + (size_t)i * n, *rb2 = ra + n;
+            double *ya = Yr + (size_t)i * l, *yb = ya + l;
+            int32_t j = j0;
+            for (; j + 4 <= j1; j += 4) {
+                double a0 = ra[j], a1 = ra[j + 1], a2 = ra[j + 2], a3 = ra[j + 3];
+                double b0 = rb2[j], b1 = rb2[j + 1], b2 = rb2[j + 2], b3 = rb2[j + 3];
+                const double *z0 = Zr + (size_t)j * l, *z1 = z0 + l, *z2 = z1 + l, *z3 = z2 + l;
+                for (int32_t c = 0; c < l; c++) {
+                    double w0 = z0[c], w1 = z1[c], w2 = z2[c], w3 = z3[c];
+                    ya[c] += (a0 * w0 + a1 * w1) + (a2 * w2 + a3 * w3);
+                    yb[c] += (b0 * w0 + b1 * w1) + (b2 * w2 + b3 * w3);
+                }
+            }
+            for (; j < j1; j++) {
+                axpy_d((double)ra[j], Zr + (size_t)j * l, ya, (size_t)l);
+                axpy_d((double)rb2[j], Zr + (size_t)j * l, yb, (size_t)l);
+            }
+        }
+        for (; i < m; i++) {
             const float *row = M + (size_t)i * n;
             double *y = Yr + (size_t)i * l;
             int32_t j = j0;
