@@ -8,7 +8,12 @@
  *     W = sum_{i<b} S_i * (A_i B_i) + R_b           (f32 A_i, B_i: exact)
  * and the runtime's reconstruction with the binary16 A_i, B_i differs from
  * W - R_b by the rounding of the factors (relative ~2^-11 per block, not
- * fed back into later blocks). */
+ * fed back into later blocks). That sets a floor: on stories260K at k = 16
+ * the relative error stops at ~3e-4 after 6-8 blocks and later blocks do
+ * nothing. bs_avd_step_ex(feedback16 = 1) subtracts the stored binary16
+ * factors instead, so the residual is what the runtime still lacks and the
+ * error keeps falling (< 1e-5 after 16 blocks there); identical otherwise.
+ * At k = 1, or on large matrices far from the floor, the two agree. */
 #include "decompose.h"
 
 #include "half.h"
@@ -34,6 +39,11 @@ static void pack_signs(const float *R, int32_t m, int32_t n, uint8_t *signs) {
 
 bs_status bs_avd_step(float *R, int32_t m, int32_t n, int32_t k, uint64_t seed, uint8_t *signs,
                       uint16_t *a16, uint16_t *b16) {
+    return bs_avd_step_ex(R, m, n, k, seed, 0, signs, a16, b16);
+}
+
+bs_status bs_avd_step_ex(float *R, int32_t m, int32_t n, int32_t k, uint64_t seed, int feedback16,
+                         uint8_t *signs, uint16_t *a16, uint16_t *b16) {
     if (!R || !signs || !a16 || !b16) return bs_fail(BS_ERR_INVALID_ARG, "avd_step: NULL argument");
     if (m < 1 || n < 1 || k < 1 || k > BS_MIN(m, n))
         return bs_fail(BS_ERR_INVALID_ARG, "avd_step: k = %d with a %d x %d matrix", (int)k, (int)m,
@@ -81,7 +91,13 @@ bs_status bs_avd_step(float *R, int32_t m, int32_t n, int32_t k, uint64_t seed, 
     pack_signs(R, m, n, signs);
 
     /* R <- R - S * (A B): (A B)[i][j] summed in double over t ascending and
-       rounded once to f32, then one f32 subtraction per weight. */
+       rounded once to f32, then one f32 subtraction per weight. With
+       feedback the factors are the stored binary16 ones (decoded into A
+       and B in place). */
+    if (feedback16) {
+        for (size_t i = 0, e = (size_t)m * k; i < e; i++) A[i] = bs_f16_to_f32(a16[i]);
+        for (size_t i = 0, e = (size_t)k * n; i < e; i++) B[i] = bs_f16_to_f32(b16[i]);
+    }
     for (int32_t i = 0; i < m; i++) {
         memset(row, 0, (size_t)n * sizeof(double));
         for (int32_t t = 0; t < k; t++) {

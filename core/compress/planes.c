@@ -11,7 +11,24 @@
  * levels are the odd multiples of c / 2^(b-1) in (-2c, 2c), 2^b of them,
  * spaced c / 2^(b-2), and the error |R| <= c / 2^(b-1) = (absmax / 2^b, up
  * to the rounding of c) is at most half a spacing: the nearest level.
- * That is exactly what the runtime's row_planes rebuilds (kernels_ref.c). */
+ * That is exactly what the runtime's row_planes rebuilds (kernels_ref.c).
+ *
+ * Two encoders:
+ *   bs_planes_step works on the f32 residual alone. r - s h is exact while
+ *   the residual's bits fit in 24, but for a weight much smaller than its
+ *   group's scale the first step rounds (w - c needs the bits of w below
+ *   the ulp of c), and that error, at most half an f32 ulp of 2c, is
+ *   carried by every later plane. So W - R differs from the runtime's
+ *   level by at most one f32 ulp of 2c (absolute: up to ~2^11 ulps of a
+ *   small level), and a sign can differ from the exact nearest-level choice
+ *   only for a weight within that distance of a decision boundary.
+ *   bs_planes_encode reads W and decides each plane by comparing w with the
+ *   partial level L_i, which is exact in f32 (c has 11 significant bits and
+ *   L_i = c * odd / 2^(i-1), so at most 24 bits for i <= 13): the planes are
+ *   exactly the nearest level (w at a midpoint goes up: sign(0) = +1), and
+ *   R = W - L_b is rounded once; as |w - L_b| <= |L_b|, W - R is then L_b
+ *   or one f32 ulp from it (measured: bit-exact on every stories260K weight
+ *   except those ulp cases, tests/test_decompose.c). */
 #include "decompose.h"
 
 #include "half.h"
@@ -83,4 +100,32 @@ void bs_planes_step(float *R, int32_t m, int32_t n, int32_t group, const uint16_
             }
         }
     }
+}
+
+bs_status bs_planes_encode(const float *W, int32_t m, int32_t n, int32_t group,
+                           const uint16_t *scales, int nplanes, uint8_t *const *planes, float *R) {
+    if (!W || !scales || !planes) return bs_fail(BS_ERR_INVALID_ARG, "planes_encode: NULL argument");
+    if (m < 1 || n < 1 || group < 1 || nplanes < 1 || nplanes > BS_PLANES_MAX)
+        return bs_fail(BS_ERR_INVALID_ARG, "planes_encode: %d x %d, group %d, %d planes (1..%d)",
+                       (int)m, (int)n, (int)group, nplanes, BS_PLANES_MAX);
+    int32_t gpr = bs_groups_per_row(n, group), rb = bs_row_bytes(n);
+    for (int p = 0; p < nplanes; p++) {
+        if (!planes[p]) return bs_fail(BS_ERR_INVALID_ARG, "planes_encode: plane %d is NULL", p);
+        memset(planes[p], 0, (size_t)m * rb);
+    }
+    for (int32_t r = 0; r < m; r++)
+        for (int32_t j = 0; j < n; j++) {
+            float w = W[(size_t)r * n + j], h = bs_f16_to_f32(scales[(size_t)r * gpr + j / group]);
+            float level = 0.0f; /* L_i: every sum below is exact */
+            for (int p = 0; p < nplanes; p++, h *= 0.5f) {
+                if (w >= level) {
+                    planes[p][(size_t)r * rb + (j >> 3)] |= (uint8_t)(0x80u >> (j & 7));
+                    level += h;
+                } else {
+                    level -= h;
+                }
+            }
+            if (R) R[(size_t)r * n + j] = w - level;
+        }
+    return BS_OK;
 }
