@@ -75,56 +75,85 @@ static void free_matrices(cm_job *j) {
     free(j->mats);
 }
 
-/* sum over entries of R^2 weighted by the squared RMS of the input channel */
-static double weighted_err(const float *R, int32_t rows, int32_t cols, const float *act) {
+/* A view of matrix x's first `level` payloads as a runtime bs_linear;
+   avd / planes: caller storage for up to 64 levels. */
+static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, const uint8_t **planes) {
+    const bs_linear *l = x->lin;
+    bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes};
+    for (int32_t b = 0; b < level; b++) {
+        uint16_t *a16 = (uint16_t *)x->payload[b];
+        avd[b].a = a16;
+        avd[b].b = a16 + (size_t)l->rows * x->rank;
+        avd[b].signs = x->payload[b] + 2ull * x->rank * ((uint64_t)l->rows + l->cols);
+        planes[b] = x->payload[b];
+    }
+    if (x->kind == BS_LIN_PLANES) {
+        v.scales = (const uint16_t *)x->payload[0];
+        planes[0] = x->payload[0] + 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
+    }
+    return v;
+}
+
+/* Activation-weighted squared error of the runtime's reconstruction of the
+   first `level` payloads against W (row holds one row). */
+static double level_err(const cm_matrix *x, int32_t level, float *row) {
+    bs_avd_block avd[64];
+    const uint8_t *planes[64];
+    bs_linear v = view(x, level, avd, planes);
     double e = 0.0;
-    for (int32_t r = 0; r < rows; r++)
-        for (int32_t c = 0; c < cols; c++) {
-            double v = (double)R[(size_t)r * cols + c] * act[c];
-            e += v * v;
+    for (int32_t r = 0; r < v.rows; r++) {
+        bs_linear_row(&v, r, row);
+        for (int32_t c = 0; c < v.cols; c++) {
+            double d = ((double)x->lin->w[(size_t)r * v.cols + c] - row[c]) * (x->act ? x->act[c] : 1.0f);
+            e += d * d;
         }
+    }
     return e;
 }
 
-/* Decomposes one matrix into its levels (FORMAT.md payloads). */
+static uint8_t *alloc_level(cm_matrix *x, int32_t b, uint64_t size) {
+    x->size[b] = size;
+    return x->payload[b] = bs_calloc((size_t)size, 1);
+}
+
+/* AVD: niter steps on the f32 residual (BITSTACK.md 3). */
+static bs_status decompose_avd(cm_matrix *x, float *R) {
+    const bs_linear *l = x->lin;
+    uint64_t ab = 2ull * x->rank * ((uint64_t)l->rows + l->cols), signs = (uint64_t)l->rows * bs_row_bytes(l->cols);
+    memcpy(R, l->w, (size_t)l->rows * l->cols * sizeof(float));
+    for (int32_t b = 0; b < x->n_levels; b++) {
+        uint8_t *p = alloc_level(x, b, ab + signs);
+        if (!p) return BS_ERR_NOMEM;
+        uint16_t *a16 = (uint16_t *)p, *b16 = a16 + (size_t)l->rows * x->rank;
+        BS_TRY(bs_avd_step(R, l->rows, l->cols, x->rank, x->seed + (uint64_t)b, p + ab, a16, b16));
+    }
+    return BS_OK;
+}
+
+/* Planes: scales, then every plane decided exactly from W. */
+static bs_status decompose_planes(cm_matrix *x) {
+    const bs_linear *l = x->lin;
+    uint64_t scale_bytes = 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
+    uint64_t signs = (uint64_t)l->rows * bs_row_bytes(l->cols);
+    uint8_t *planes[BS_PLANES_MAX];
+    for (int32_t b = 0; b < x->n_levels; b++) {
+        uint8_t *p = alloc_level(x, b, (b == 0 ? scale_bytes : 0) + signs);
+        if (!p) return BS_ERR_NOMEM;
+        planes[b] = p + (b == 0 ? scale_bytes : 0);
+    }
+    uint16_t *scales = (uint16_t *)x->payload[0];
+    BS_TRY(bs_planes_scales(l->w, l->rows, l->cols, x->group, scales));
+    return bs_planes_encode(l->w, l->rows, l->cols, x->group, scales, x->n_levels, planes, NULL);
+}
+
+/* Decomposes one matrix into its levels (FORMAT.md payloads) and measures
+   the error after each level for the fast sort. */
 static bs_status decompose(cm_matrix *x) {
     const bs_linear *l = x->lin;
-    int32_t rows = l->rows, cols = l->cols;
-    uint64_t signs = (uint64_t)rows * bs_row_bytes(cols);
-    float *R = bs_malloc((size_t)rows * cols, sizeof(float));
+    float *R = bs_malloc((size_t)l->rows * l->cols, sizeof(float));
     if (!R) return BS_ERR_NOMEM;
-    memcpy(R, l->w, (size_t)rows * cols * sizeof(float));
-    x->err[0] = weighted_err(R, rows, cols, x->act);
-    uint64_t scale_bytes = x->kind == BS_LIN_PLANES ? 2ull * rows * bs_groups_per_row(cols, x->group) : 0;
-    bs_status st = BS_OK;
-    if (x->kind == BS_LIN_PLANES) {
-        x->size[0] = scale_bytes + signs;
-        x->payload[0] = bs_calloc((size_t)x->size[0], 1);
-        st = x->payload[0] ? bs_planes_scales(l->w, rows, cols, x->group, (uint16_t *)x->payload[0]) : BS_ERR_NOMEM;
-    }
-    for (int32_t b = 0; b < x->n_levels && st == BS_OK; b++) {
-        if (x->kind == BS_LIN_AVD) {
-            uint64_t ab = 2ull * x->rank * ((uint64_t)rows + cols);
-            x->size[b] = ab + signs;
-            if (!(x->payload[b] = bs_calloc((size_t)x->size[b], 1))) {
-                st = BS_ERR_NOMEM;
-                break;
-            }
-            uint16_t *a16 = (uint16_t *)x->payload[b], *b16 = a16 + (size_t)rows * x->rank;
-            st = bs_avd_step(R, rows, cols, x->rank, x->seed + (uint64_t)b, x->payload[b] + ab, a16, b16);
-        } else {
-            if (b > 0) {
-                x->size[b] = signs;
-                if (!(x->payload[b] = bs_calloc((size_t)signs, 1))) {
-                    st = BS_ERR_NOMEM;
-                    break;
-                }
-            }
-            uint8_t *dst = x->payload[b] + (b == 0 ? scale_bytes : 0);
-            bs_planes_step(R, rows, cols, x->group, (const uint16_t *)x->payload[0], b, dst);
-        }
-        x->err[b + 1] = weighted_err(R, rows, cols, x->act);
-    }
+    bs_status st = x->kind == BS_LIN_AVD ? decompose_avd(x, R) : decompose_planes(x);
+    for (int32_t b = 0; b <= x->n_levels && st == BS_OK; b++) x->err[b] = level_err(x, b, R);
     free(R);
     return st;
 }
@@ -169,22 +198,10 @@ static bs_status decompose_all(cm_job *j) {
 
 void cm_reconstruct(cm_job *j, int32_t i, int32_t level) {
     cm_matrix *x = &j->mats[i];
-    bs_linear *l = x->lin;
     bs_avd_block avd[64];
     const uint8_t *planes[64];
-    bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes};
-    for (int32_t b = 0; b < level; b++) {
-        uint16_t *a16 = (uint16_t *)x->payload[b];
-        avd[b].a = a16;
-        avd[b].b = a16 + (size_t)l->rows * x->rank;
-        avd[b].signs = x->payload[b] + 2ull * x->rank * ((uint64_t)l->rows + l->cols);
-        planes[b] = x->payload[b];
-    }
-    if (x->kind == BS_LIN_PLANES) {
-        v.scales = (const uint16_t *)x->payload[0];
-        planes[0] = x->payload[0] + 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
-    }
-    for (int32_t r = 0; r < l->rows; r++) bs_linear_row(&v, r, l->w + (size_t)r * l->cols);
+    bs_linear v = view(x, level, avd, planes);
+    for (int32_t r = 0; r < v.rows; r++) bs_linear_row(&v, r, x->lin->w + (size_t)r * v.cols);
 }
 
 bs_status cm_eval(cm_job *j, double *nll) {

@@ -1,21 +1,23 @@
 /* sort.c - ranking the residual blocks into one stack, and measuring the
  * perplexity along it.
  *
- * exact (BITSTACK.md 4, the "average" strategy): for each level b >= 1,
- * with every matrix at b blocks, raise one matrix to b + 1, measure the
- * loss on held-out calibration windows, put it back; order the matrices of
- * the level by that loss (stable), and concatenate the levels.
- * (levels - 1) x matrices evaluations.
+ * Every block (level b >= 1 of a matrix) gets a measured or predicted loss
+ * gain, and the gains order the stack:
  *
- * fast: the exact measurement at level 1 only (matrices + 1 evaluations),
- * which also calibrates, per matrix, how loss responds to its activation-
- * weighted squared error (alpha_i = loss gain / error drop at level 1).
- * Later levels get alpha_i x (err_i(b) - err_i(b + 1)), the predicted
- * gain, from errors the decomposition already measured.
+ * level order, the paper's "average" strategy (BITSTACK.md 4): for each
+ * level b, with every matrix at b blocks, raise one matrix to b + 1 and
+ * measure the loss on held-out calibration windows; order the matrices of
+ * the level by it (stable) and concatenate the levels. exact measures every
+ * level ((levels - 1) x matrices evaluations); fast measures level 1 and
+ * predicts later levels as alpha_i x (err_i(b) - err_i(b + 1)), with the
+ * activation-weighted squared errors the decomposition measured and alpha_i
+ * calibrated on level 1.
  *
- * The measured gains then order the blocks either as the paper does (level
- * by level, by gain) or globally by gain per byte, so bytes go where they
- * buy the most perplexity and matrices may differ by several levels. */
+ * byte order (default): gains measured leave-one-out (the rest of the model
+ * at full depth), then one global order by gain per byte, so bytes go
+ * where they buy the most and matrices may differ by several levels. exact
+ * measures every level of every matrix; fast one level per matrix
+ * (matrices + 1 evaluations) plus the error drops. */
 #include "compress_internal.h"
 
 #include <math.h>
@@ -53,10 +55,16 @@ static bs_status probe(cm_job *j, int32_t i, int32_t level, double *nll) {
     return st;
 }
 
-/* gain[i * levels + b]: the loss drop of matrix i's block b (b >= 1), with
-   every matrix at b blocks. exact: measured at every level; fast: measured
-   at level 1, later levels predicted from the error drops. */
-static bs_status measure_gains(cm_job *j, int32_t levels, double *gain) {
+/* Predicted gains alpha_i x (err_i(b) - err_i(b + 1)) for levels from `from`. */
+static void predict(cm_job *j, int32_t levels, int32_t i, double alpha, int32_t from, double *gain) {
+    const cm_matrix *x = &j->mats[i];
+    for (int32_t b = from; b < x->n_levels; b++) gain[(size_t)i * levels + b] = alpha * (x->err[b] - x->err[b + 1]);
+}
+
+/* The paper's context: every matrix at b blocks, one raised to b + 1.
+   exact: measured at every level; fast: at level 1, later ones predicted
+   from the error drops the decomposition measured. */
+static bs_status gains_average(cm_job *j, int32_t levels, double *gain) {
     int32_t measured = j->p->sort == BS_SORT_EXACT ? levels - 1 : BS_MIN(1, levels - 1);
     uint64_t total = (uint64_t)measured * j->n_mats, done = 0;
     bs_status st = BS_OK;
@@ -73,26 +81,69 @@ static bs_status measure_gains(cm_job *j, int32_t levels, double *gain) {
         }
     }
     for (int32_t i = 0; i < j->n_mats && measured < levels - 1; i++) {
-        const cm_matrix *x = &j->mats[i];
-        double drop = x->err[1] - x->err[2], alpha = drop > 0 ? gain[(size_t)i * levels + 1] / drop : 0.0;
-        for (int32_t b = 2; b < x->n_levels; b++) gain[(size_t)i * levels + b] = alpha * (x->err[b] - x->err[b + 1]);
+        double drop = j->mats[i].err[1] - j->mats[i].err[2];
+        predict(j, levels, i, drop > 0 ? gain[(size_t)i * levels + 1] / drop : 0.0, 2, gain);
     }
     return st;
 }
 
-/* The blocks (levels >= 1) of every matrix with their ranking keys:
-   level order (the paper): key = gain, grouped by level; byte order: key =
-   gain per byte, made non-increasing along each matrix so its levels stay
-   in order. */
+/* Leave-one-out context, for the byte order: every other matrix at full
+   depth, matrix i lowered. A block's worth is then measured where budgets
+   worth having live (near the float model), not where the whole model is
+   broken. exact: the loss at every level of i; fast: the loss at level 2
+   calibrates alpha_i and the error drops give the rest. */
+static bs_status gains_leave_one_out(cm_job *j, int32_t levels, double *gain) {
+    set_all(j, levels);
+    double full = 0.0;
+    bs_status st = cm_eval(j, &full);
+    uint64_t done = 0;
+    for (int32_t i = 0; i < j->n_mats && st == BS_OK; i++) {
+        const cm_matrix *x = &j->mats[i];
+        int32_t top = x->n_levels, probe_level = BS_MIN(2, top - 1);
+        double next = full; /* loss with i at level b + 1 */
+        for (int32_t b = top - 1; b >= 1 && st == BS_OK; b--) {
+            if (j->p->sort == BS_SORT_FAST && b != probe_level) continue;
+            double nll = 0.0;
+            cm_reconstruct(j, i, b);
+            st = cm_eval(j, &nll);
+            if (j->p->sort == BS_SORT_EXACT) {
+                gain[(size_t)i * levels + b] = nll - next;
+                next = nll;
+            } else {
+                double drop = x->err[b] - x->err[top];
+                predict(j, levels, i, drop > 0 ? (nll - full) / drop : 0.0, 1, gain);
+            }
+        }
+        cm_reconstruct(j, i, top);
+        progress(j, "sort", ++done, (uint64_t)j->n_mats);
+    }
+    return st;
+}
+
+/* The blocks (levels >= 1) of every matrix with their ranking keys.
+   level order (the paper): key = gain, grouped by level. byte order: a
+   block also unlocks the matrix's later blocks, so its key is the best
+   gain per byte of any run of blocks starting at it (a noisy or negative
+   gain does not strand the rest of the matrix), then made non-increasing
+   along the matrix so its levels stay in order. */
 static int32_t rank_blocks(const cm_job *j, int32_t levels, const double *gain, ranked *rk) {
     int32_t n = 0;
     for (int32_t i = 0; i < j->n_mats; i++) {
         const cm_matrix *x = &j->mats[i];
-        double prev = INFINITY;
+        const double *g = gain + (size_t)i * levels;
+        int32_t first = n;
         for (int32_t b = 1; b < x->n_levels; b++) {
-            double g = gain[(size_t)i * levels + b];
-            double key = j->p->order == BS_ORDER_LEVEL ? g : g / (double)x->size[b];
-            if (j->p->order == BS_ORDER_BYTE) key = prev = fmin(key, prev);
+            double key = g[b];
+            if (j->p->order == BS_ORDER_BYTE) {
+                double sum_g = 0.0, sum_b = 0.0;
+                key = -INFINITY;
+                for (int32_t c = b; c < x->n_levels; c++) {
+                    sum_g += g[c];
+                    sum_b += (double)x->size[c];
+                    key = fmax(key, sum_g / sum_b);
+                }
+                if (n > first) key = fmin(key, rk[n - 1].key);
+            }
             rk[n++] = (ranked){i, b, key};
         }
     }
@@ -119,7 +170,8 @@ bs_status cm_sort(cm_job *j) {
     ranked *rk = bs_malloc((size_t)(j->n_blocks ? j->n_blocks : 1), sizeof *rk);
     double *gain = bs_calloc((size_t)j->n_mats * levels, sizeof *gain);
     bs_status st = j->order && j->saved && rk && gain ? BS_OK : BS_ERR_NOMEM;
-    if (st == BS_OK) st = measure_gains(j, levels, gain);
+    if (st == BS_OK)
+        st = j->p->order == BS_ORDER_LEVEL ? gains_average(j, levels, gain) : gains_leave_one_out(j, levels, gain);
     if (st == BS_OK) {
         int32_t n = rank_blocks(j, levels, gain, rk);
         qsort(rk, (size_t)n, sizeof *rk, j->p->order == BS_ORDER_LEVEL ? cmp_by_level : cmp_ranked);
