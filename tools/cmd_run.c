@@ -63,6 +63,7 @@ int cmd_run(int argc, char **argv) {
     cli_gen_stats gs = {0};
     r = cli_generate(m, s, sm, ids, n, steps, stdout, &gs, NULL, NULL);
     printf("\n");
+    fflush(stdout);
     if (r == EXIT_OK) cli_print_speed(&gs, m, s);
 done:
     free(ids);
