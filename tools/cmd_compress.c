@@ -17,7 +17,7 @@ static const char *base_name(const char *path) {
 
 int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
-    const char *tokenizer = NULL, *calib = NULL, *sort = "exact", *method = "avd", *scaling = NULL, *order = "byte";
+    const char *tokenizer = NULL, *calib = NULL, *sort = "exact", *method = "avd", *scaling = NULL, *order = "byte", *embeddings = NULL;
     int32_t blocks = 0;
     const arg_opt opts[] = {
         {"calib", ARG_STR, &calib, "TEXT", "calibration text file (required; keep it apart from evaluation text)", 0, 0},
@@ -26,6 +26,7 @@ int cmd_compress(int argc, char **argv) {
         {"blocks", ARG_INT, &blocks, "N", "blocks per matrix (default 16 for avd, 8 for planes)", 1, 64},
         {"group", ARG_INT, &p.group, "G", "planes: weights per scale (default 64)", 1, 65536},
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
+        {"embeddings", ARG_STR, &embeddings, "planes|f16", "token table (and untied output): stacked with the method's blocks, or resident binary16 (default planes for planes, f16 for avd)", 0, 0},
         {"sort", ARG_STR, &sort, "exact|fast", "gains measured at every level, or at level 1 and predicted (default exact)", 0, 0},
         {"order", ARG_STR, &order, "byte|level", "stack by gain per byte, or the paper's level by level (default byte)", 0, 0},
         {"calib-windows", ARG_INT, &p.calib_windows, "W", "windows for activation statistics (default 16)", 1, 1 << 20},
@@ -62,6 +63,12 @@ int cmd_compress(int argc, char **argv) {
     if (scaling && strcmp(scaling, "on") == 0) p.scaling = 1;
     else if (scaling && strcmp(scaling, "off") == 0) p.scaling = 0;
     else if (scaling) return fprintf(stderr, "bitstack: --scaling %s: expects on or off\n", scaling), EXIT_USAGE;
+    p.stack_embeddings = p.method == BS_METHOD_PLANES;
+    if (embeddings && strcmp(embeddings, "planes") == 0) p.stack_embeddings = 1;
+    else if (embeddings && strcmp(embeddings, "f16") == 0) p.stack_embeddings = 0;
+    else if (embeddings) return fprintf(stderr, "bitstack: --embeddings %s: expects planes or f16\n", embeddings), EXIT_USAGE;
+    if (p.stack_embeddings && p.method != BS_METHOD_PLANES)
+        return fprintf(stderr, "bitstack: --embeddings planes needs --method planes\n"), EXIT_USAGE;
     p.blocks = blocks ? blocks : p.method == BS_METHOD_AVD ? 16 : 8;
     if (p.method == BS_METHOD_PLANES && p.blocks > 12)
         return fprintf(stderr, "bitstack: --blocks %d: planes allow at most 12\n", p.blocks), EXIT_USAGE;

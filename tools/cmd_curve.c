@@ -37,27 +37,42 @@ static int eval_ppl(bs_model *m, const eval_set *e, double *ppl) {
     return r;
 }
 
-/* RTN of every compressed matrix of a float model at (bits, group, asym);
-   weights restored afterwards from `saved`. */
-static int rtn_point(bs_model *m, float *saved, int bits, int group, int asym, const eval_set *e, double *ppl) {
-    size_t off = 0;
+/* The float model's matrices a stack compresses: the 7 linear maps of
+   every layer, and the token table / untied output when the stack holds
+   them as blocks too. */
+static int32_t rtn_targets(bs_model *m, int tables, bs_linear **out) {
+    int32_t n = 0;
     for (int li = 0; li < m->cfg.n_layers; li++)
-        for (int k = 0; k < 7; k++) {
-            bs_linear *l = bs_layer_linear(&m->layers[li], k);
-            size_t n = (size_t)l->rows * l->cols;
-            memcpy(saved + off, l->w, n * sizeof(float));
-            bs_rtn_quantize(l->w, l->rows, l->cols, bits, BS_MIN(group, l->cols), asym);
-            off += n;
-        }
+        for (int k = 0; k < 7; k++) out[n++] = bs_layer_linear(&m->layers[li], k);
+    if (tables) out[n++] = &m->embed;
+    if (tables && !m->cfg.tied) out[n++] = &m->lm_head;
+    return n;
+}
+
+/* RTN of those matrices at (bits, group, asym), evaluated, then the
+   weights restored from `saved`. */
+static int rtn_point(bs_model *m, int tables, float *saved, int bits, int group, int asym, const eval_set *e,
+                     double *ppl) {
+    bs_linear **targets = malloc(sizeof *targets * (size_t)(7 * m->cfg.n_layers + 2));
+    if (!targets) return cli_fail(BS_ERR_NOMEM, "RTN");
+    int32_t n = rtn_targets(m, tables, targets);
+    size_t off = 0;
+    for (int32_t i = 0; i < n; i++) {
+        bs_linear *l = targets[i];
+        size_t k = (size_t)l->rows * l->cols;
+        memcpy(saved + off, l->w, k * sizeof(float));
+        bs_rtn_quantize(l->w, l->rows, l->cols, bits, BS_MIN(group, l->cols), asym);
+        off += k;
+    }
     int r = eval_ppl(m, e, ppl);
     off = 0;
-    for (int li = 0; li < m->cfg.n_layers; li++)
-        for (int k = 0; k < 7; k++) {
-            bs_linear *l = bs_layer_linear(&m->layers[li], k);
-            size_t n = (size_t)l->rows * l->cols;
-            memcpy(l->w, saved + off, n * sizeof(float));
-            off += n;
-        }
+    for (int32_t i = 0; i < n; i++) {
+        bs_linear *l = targets[i];
+        size_t k = (size_t)l->rows * l->cols;
+        memcpy(l->w, saved + off, k * sizeof(float));
+        off += k;
+    }
+    free(targets);
     return r;
 }
 
@@ -167,6 +182,7 @@ int cmd_curve(int argc, char **argv) {
         goto done;
     }
     double plain = (double)(si0.resident_bytes - si0.stacked_bytes), params = (double)si0.stacked_params;
+    int tables = m->embed.kind == BS_LIN_PLANES || m->embed.kind == BS_LIN_AVD; /* RTN them too */
     if (source && !no_rtn) {
         if ((r = cli_load_model(source, tokenizer, NULL, &src)) != EXIT_OK) goto done;
         if ((r = eval_ppl(src, &e, &float_ppl)) != EXIT_OK) goto done;
@@ -183,7 +199,7 @@ int cmd_curve(int argc, char **argv) {
                 snprintf(s->name, sizeof s->name, "RTN %s g%d", asym ? "asym" : "sym", groups[g]);
                 for (int bits = 2; bits <= 4; bits++) {
                     double ppl, bpw = bs_rtn_bpw(bits, groups[g], asym);
-                    if ((r = rtn_point(src, saved, bits, groups[g], asym, &e, &ppl)) != EXIT_OK) goto done;
+                    if ((r = rtn_point(src, tables, saved, bits, groups[g], asym, &e, &ppl)) != EXIT_OK) goto done;
                     add_point(s, 0, plain + params * bpw / 8.0, bpw, ppl);
                     rtn_bytes[n_rtn++] = plain + params * bpw / 8.0;
                     fprintf(stderr, "  %-24s %d bits %6.3f bpw  ppl %.4f\n", s->name, bits, bpw, ppl);

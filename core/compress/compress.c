@@ -26,6 +26,7 @@ bs_compress_params bs_compress_default_params(void) {
     p.ctx = 256;
     p.threads = 2;
     p.seed = 1;
+    p.stack_embeddings = 0;
     return p;
 }
 
@@ -36,32 +37,44 @@ int32_t bs_auto_rank(int32_t rows, int32_t cols) {
 
 /* ---- matrices -------------------------------------------------------------- */
 
+static bs_status init_matrix(cm_job *j, cm_matrix *x, bs_linear *lin, int32_t role, int32_t layer,
+                             const float *act, uint64_t index) {
+    const bs_compress_params *p = j->p;
+    x->lin = lin;
+    x->role = role;
+    x->layer = layer;
+    x->kind = p->method == BS_METHOD_AVD ? BS_LIN_AVD : BS_LIN_PLANES;
+    x->rank = p->method != BS_METHOD_AVD ? 0
+              : p->rank                  ? BS_MIN(p->rank, BS_MIN(lin->rows, lin->cols))
+                                         : bs_auto_rank(lin->rows, lin->cols);
+    x->group = p->method == BS_METHOD_PLANES ? BS_MIN(p->group, lin->cols) : 0;
+    x->n_levels = p->blocks;
+    x->act = act;
+    x->seed = p->seed * 0x9E3779B97F4A7C15ull + index * 0xD1B54A32D192ED03ull;
+    x->payload = bs_calloc((size_t)x->n_levels, sizeof *x->payload);
+    x->size = bs_calloc((size_t)x->n_levels, sizeof *x->size);
+    x->err = bs_calloc((size_t)x->n_levels + 1, sizeof *x->err);
+    return x->payload && x->size && x->err ? BS_OK : BS_ERR_NOMEM;
+}
+
+/* The 7 linear maps of every layer, then, when stacked, the token table
+   (which a tied model also uses as its output) and an untied output. */
 static bs_status add_matrices(cm_job *j) {
     const bs_config *c = &j->m->cfg;
-    const bs_compress_params *p = j->p;
-    j->n_mats = 7 * c->n_layers;
+    int32_t n_tables = j->p->stack_embeddings ? (c->tied ? 1 : 2) : 0;
+    j->n_mats = 7 * c->n_layers + n_tables;
     j->mats = bs_calloc((size_t)j->n_mats, sizeof *j->mats);
     if (!j->mats) return BS_ERR_NOMEM;
     static const int site_of[7] = {0, 0, 0, 1, 2, 2, 3}; /* q k v o gate up down */
     for (int32_t li = 0; li < c->n_layers; li++)
         for (int k = 0; k < 7; k++) {
-            cm_matrix *x = &j->mats[li * 7 + k];
-            x->lin = bs_layer_linear(&j->m->layers[li], k);
-            x->role = 5 + k;
-            x->layer = li;
-            x->kind = p->method == BS_METHOD_AVD ? BS_LIN_AVD : BS_LIN_PLANES;
-            x->rank = p->method == BS_METHOD_AVD ? (p->rank ? BS_MIN(p->rank, BS_MIN(x->lin->rows, x->lin->cols))
-                                                            : bs_auto_rank(x->lin->rows, x->lin->cols))
-                                                 : 0;
-            x->group = p->method == BS_METHOD_PLANES ? BS_MIN(p->group, x->lin->cols) : 0;
-            x->n_levels = p->blocks;
-            x->act = j->stats.rms[site_of[k]] + (size_t)li * j->stats.dims[site_of[k]];
-            x->seed = p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)(li * 7 + k) * 0xD1B54A32D192ED03ull;
-            x->payload = bs_calloc((size_t)x->n_levels, sizeof *x->payload);
-            x->size = bs_calloc((size_t)x->n_levels, sizeof *x->size);
-            x->err = bs_calloc((size_t)x->n_levels + 1, sizeof *x->err);
-            if (!x->payload || !x->size || !x->err) return BS_ERR_NOMEM;
+            const float *act = j->stats.rms[site_of[k]] + (size_t)li * j->stats.dims[site_of[k]];
+            BS_TRY(init_matrix(j, &j->mats[li * 7 + k], bs_layer_linear(&j->m->layers[li], k), BSTK_ROLE_Q + k, li,
+                               act, (uint64_t)(li * 7 + k)));
         }
+    int32_t i = 7 * c->n_layers;
+    if (n_tables > 0) BS_TRY(init_matrix(j, &j->mats[i], &j->m->embed, BSTK_ROLE_TOKEN_EMBD, 0, NULL, (uint64_t)i));
+    if (n_tables > 1) BS_TRY(init_matrix(j, &j->mats[i + 1], &j->m->lm_head, BSTK_ROLE_OUTPUT, 0, NULL, (uint64_t)i + 1));
     return BS_OK;
 }
 
@@ -249,47 +262,48 @@ static void plan_plain(file_plan *f, int role, int layer, const float *w, uint32
     f->payloads[f->n_payloads++] = (bstk_payload){t, 0, data, size};
 }
 
+static void plan_stacked(file_plan *f, const cm_matrix *x, uint32_t *tensor_of_mat) {
+    uint32_t t = f->n_tensors++;
+    *tensor_of_mat = t;
+    f->tensors[t] = (bstk_tensor){(uint16_t)x->role, (uint16_t)x->layer, (uint8_t)x->kind, (uint32_t)x->lin->rows,
+                                  (uint32_t)x->lin->cols, (uint32_t)x->rank, (uint32_t)x->group, (uint32_t)x->n_levels};
+    f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
+}
+
 static bs_status plan_file(cm_job *j, file_plan *f) {
     const bs_config *c = &j->m->cfg;
     uint32_t max_t = 3 + 9 * (uint32_t)c->n_layers;
     f->tensors = bs_calloc(max_t, sizeof *f->tensors);
     f->payloads = bs_calloc(max_t + (size_t)j->n_blocks, sizeof *f->payloads);
-    if (!f->tensors || !f->payloads) return BS_ERR_NOMEM;
     uint32_t *tensor_of = bs_calloc((size_t)j->n_mats, sizeof *tensor_of);
-    if (!tensor_of) return BS_ERR_NOMEM;
-    plan_plain(f, BSTK_ROLE_TOKEN_EMBD, 0, j->m->tok_embd, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
-    if (!c->tied) plan_plain(f, BSTK_ROLE_OUTPUT, 0, j->m->lm_head.w, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
-    plan_plain(f, BSTK_ROLE_OUTPUT_NORM, 0, j->m->out_norm, 1, (uint32_t)c->dim, 0);
-    for (int32_t li = 0; li < c->n_layers; li++) {
-        plan_plain(f, BSTK_ROLE_ATTN_NORM, li, j->m->layers[li].attn_norm, 1, (uint32_t)c->dim, 0);
-        plan_plain(f, BSTK_ROLE_FFN_NORM, li, j->m->layers[li].ffn_norm, 1, (uint32_t)c->dim, 0);
-        for (int k = 0; k < 7; k++) {
-            cm_matrix *x = &j->mats[li * 7 + k];
-            uint32_t t = f->n_tensors++;
-            tensor_of[li * 7 + k] = t;
-            f->tensors[t] = (bstk_tensor){(uint16_t)x->role, (uint16_t)li, (uint8_t)x->kind, (uint32_t)x->lin->rows,
-                                          (uint32_t)x->lin->cols, (uint32_t)x->rank, (uint32_t)x->group,
-                                          (uint32_t)x->n_levels};
-            f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
-        }
-    }
-    f->n_resident = f->n_payloads;
     int32_t *next = bs_calloc((size_t)j->n_mats, sizeof *next);
-    if (!next) {
-        free(tensor_of);
-        return BS_ERR_NOMEM;
-    }
-    for (int32_t i = 0; i < j->n_mats; i++) next[i] = 1;
-    for (int32_t b = 0; b < j->n_blocks; b++) {
-        int32_t i = j->order[b], level = next[i]++;
-        f->payloads[f->n_payloads++] = (bstk_payload){tensor_of[i], (uint32_t)level, j->mats[i].payload[level],
-                                                      j->mats[i].size[level]};
+    bs_status st = f->tensors && f->payloads && tensor_of && next ? BS_OK : BS_ERR_NOMEM;
+    int32_t n_linear = 7 * c->n_layers;
+    if (st == BS_OK) {
+        if (j->n_mats > n_linear) plan_stacked(f, &j->mats[n_linear], &tensor_of[n_linear]);
+        else plan_plain(f, BSTK_ROLE_TOKEN_EMBD, 0, j->m->tok_embd, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
+        if (j->n_mats > n_linear + 1) plan_stacked(f, &j->mats[n_linear + 1], &tensor_of[n_linear + 1]);
+        else if (!c->tied)
+            plan_plain(f, BSTK_ROLE_OUTPUT, 0, j->m->lm_head.w, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
+        plan_plain(f, BSTK_ROLE_OUTPUT_NORM, 0, j->m->out_norm, 1, (uint32_t)c->dim, 0);
+        for (int32_t li = 0; li < c->n_layers; li++) {
+            plan_plain(f, BSTK_ROLE_ATTN_NORM, li, j->m->layers[li].attn_norm, 1, (uint32_t)c->dim, 0);
+            plan_plain(f, BSTK_ROLE_FFN_NORM, li, j->m->layers[li].ffn_norm, 1, (uint32_t)c->dim, 0);
+            for (int k = 0; k < 7; k++) plan_stacked(f, &j->mats[li * 7 + k], &tensor_of[li * 7 + k]);
+        }
+        f->n_resident = f->n_payloads;
+        for (int32_t i = 0; i < j->n_mats; i++) next[i] = 1;
+        for (int32_t b = 0; b < j->n_blocks; b++) {
+            int32_t i = j->order[b], level = next[i]++;
+            f->payloads[f->n_payloads++] = (bstk_payload){tensor_of[i], (uint32_t)level, j->mats[i].payload[level],
+                                                          j->mats[i].size[level]};
+        }
+        for (int i = 0; i < f->n_owned; i++)
+            if (!f->owned[i]) st = BS_ERR_NOMEM;
     }
     free(next);
     free(tensor_of);
-    for (int i = 0; i < f->n_owned; i++)
-        if (!f->owned[i]) return BS_ERR_NOMEM;
-    return BS_OK;
+    return st;
 }
 
 static void plan_free(file_plan *f) {
@@ -311,6 +325,7 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
         bstk_meta_u32(b, "compress.group", (uint32_t)p->group);
     }
     bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
+    bstk_meta_u32(b, "compress.embeddings", (uint32_t)p->stack_embeddings);
     bstk_meta_string(b, "compress.sort", p->sort == BS_SORT_EXACT ? "exact" : "fast", 5 - (p->sort != BS_SORT_EXACT));
     bstk_meta_string(b, "compress.order", p->order == BS_ORDER_BYTE ? "byte" : "level", 4 + (p->order != BS_ORDER_BYTE));
     if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));

@@ -24,6 +24,8 @@ typedef struct bs_compress_params {
     int32_t blocks;         /* levels per matrix (AVD niter / planes)   */
     int32_t group;          /* planes: weights per scale                */
     int32_t scaling;        /* fold activation-aware scales (BITSTACK 2) */
+    int32_t stack_embeddings; /* token table (and untied output) as stacked
+                               blocks too, not resident binary16        */
     bs_sort_kind sort;      /* how gains are measured                   */
     bs_order_kind order;    /* how gains order the stack                */
     int32_t calib_windows;  /* windows for activation statistics        */

@@ -185,9 +185,11 @@ bs_status cm_sort(cm_job *j) {
 bs_status cm_curve(cm_job *j, bs_compress_report *r) {
     int32_t *level = bs_calloc((size_t)j->n_mats, sizeof *level);
     if (!level) return BS_ERR_NOMEM;
-    /* resident bytes: f16 tables, f32 norms, level 0 of every matrix */
+    /* resident bytes: f16 tables not stacked, f32 norms, level 0 of every
+       stacked matrix */
     const bs_config *c = &j->m->cfg;
-    int64_t bytes = (int64_t)c->vocab_size * c->dim * 2 * (c->tied ? 1 : 2) + (int64_t)c->dim * 4 * (1 + 2 * c->n_layers);
+    int32_t plain_tables = (c->tied ? 1 : 2) - (j->n_mats - 7 * c->n_layers);
+    int64_t bytes = (int64_t)c->vocab_size * c->dim * 2 * plain_tables + (int64_t)c->dim * 4 * (1 + 2 * c->n_layers);
     for (int32_t i = 0; i < j->n_mats; i++) bytes += (int64_t)j->mats[i].size[0];
     r->resident_bytes = bytes;
     /* a point after every full level of the stack: prefixes of n_mats blocks */
