@@ -144,7 +144,7 @@ int cmd_curve(int argc, char **argv) {
     const arg_spec spec = {
         "bitstack curve FILE.bstk [FILE.bstk ...] --text TEXT --out PREFIX [--source MODEL] [options]",
         "Measures perplexity against size along each file's stack, and, with --source, the float model and\n"
-        "round-to-nearest group quantization (2/3/4 bits; groups 32/64/128; symmetric and asymmetric, fp16\n"
+        "round-to-nearest group quantization (2 to 5 bits; groups 32/64/128; symmetric and asymmetric, fp16\n"
         "scales) of the same matrices, each stack also measured at every RTN size. Writes a CSV and an SVG.",
         opts, (int)(sizeof opts / sizeof opts[0]), 1, MAX_FILES, NULL};
     char *pos[MAX_FILES];
@@ -159,7 +159,7 @@ int cmd_curve(int argc, char **argv) {
     bs_model *m = NULL, *src = NULL;
     int32_t *ids = NULL, n = 0;
     float *saved = NULL;
-    double float_ppl = -1.0, rtn_bytes[18];
+    double float_ppl = -1.0, rtn_bytes[24];
     int n_rtn = 0;
     bs_stack_info si0;
     bs_load_options ro = {NULL, 0, 1};
@@ -197,8 +197,8 @@ int cmd_curve(int argc, char **argv) {
             for (int g = 0; g < 3; g++) {
                 series *s = &sets[n_sets++];
                 snprintf(s->name, sizeof s->name, "RTN %s g%d", asym ? "asym" : "sym", groups[g]);
-                for (int bits = 2; bits <= 4; bits++) {
-                    double ppl, bpw = bs_rtn_bpw(bits, groups[g], asym);
+                for (int bits = 2; bits <= 5; bits++) {
+                    double ppl = 0.0, bpw = bs_rtn_bpw(bits, groups[g], asym);
                     if ((r = rtn_point(src, tables, saved, bits, groups[g], asym, &e, &ppl)) != EXIT_OK) goto done;
                     add_point(s, 0, plain + params * bpw / 8.0, bpw, ppl);
                     rtn_bytes[n_rtn++] = plain + params * bpw / 8.0;
