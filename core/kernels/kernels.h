@@ -32,7 +32,14 @@ typedef struct bs_kernels {
 const bs_kernels *bs_kernels_ref(void);
 /* The best variant this build and CPU support. */
 const bs_kernels *bs_kernels_best(void);
+/* Every variant this build and CPU support, the reference first (for
+   tests and benchmarks). Returns how many were written (at most cap). */
+int bs_kernels_all(const bs_kernels **out, int cap);
 
 float bs_dot_f32_ref(const float *a, const float *b, int n);
+
+/* Per-ISA tables, present only in builds that compile their file
+   (wasm32 with -msimd128: kernels_simd128.c, BS_KERNELS_SIMD128). */
+const bs_kernels *bs_kernels_simd128(void);
 
 #endif

@@ -142,4 +142,25 @@ static const bs_kernels ref_kernels = {
 
 const bs_kernels *bs_kernels_ref(void) { return &ref_kernels; }
 
-const bs_kernels *bs_kernels_best(void) { return &ref_kernels; }
+/* One selector per ISA file the build compiles: the wasm build defines
+   BS_KERNELS_SIMD128 when it compiles kernels_simd128.c (a wasm engine
+   either validates SIMD128 code or refuses the whole module, so there is
+   nothing to check at run time: JS picks the module instead). */
+#ifdef BS_KERNELS_SIMD128
+static const bs_kernels *simd128_if_built(void) { return bs_kernels_simd128(); }
+#else
+static const bs_kernels *simd128_if_built(void) { return NULL; }
+#endif
+
+int bs_kernels_all(const bs_kernels **out, int cap) {
+    const bs_kernels *found[] = {&ref_kernels, simd128_if_built()};
+    int n = 0;
+    for (size_t i = 0; i < sizeof found / sizeof found[0]; i++)
+        if (found[i] && n < cap) out[n++] = found[i];
+    return n;
+}
+
+const bs_kernels *bs_kernels_best(void) {
+    const bs_kernels *all[4];
+    return all[bs_kernels_all(all, 4) - 1];
+}
