@@ -164,18 +164,18 @@ export class Chat {
       const have = Math.min(this.cached.length, engine.position);
       while (same < have && same < ids.length - 1 && this.cached[same] === ids[same]) same++;
       engine.rewind(same);
-      const finish = {};
+      const stats = {};
       const generated = [];
       const maxTokens = req.max_tokens ?? ctx - ids.length;
       for await (const t of engine.generate(ids.slice(same), {
-        maxTokens, temperature: req.temperature, topP: req.top_p, seed: req.seed, signal, finish,
+        maxTokens, temperature: req.temperature, topP: req.top_p, seed: req.seed, signal, stats,
       })) {
         generated.push(t.id);
         yield { text: t.text };
       }
       this.cached = ids.concat(generated).slice(0, engine.position);
       yield {
-        done: true, finish: finish.reason,
+        done: true, finish: stats.reason,
         usage: { prompt_tokens: ids.length, completion_tokens: generated.length, total_tokens: ids.length + generated.length },
       };
     } catch (err) {

@@ -318,12 +318,12 @@ export class Engine {
    * Streams generated tokens after a prompt (text or token ids), which is
    * evaluated at the current position of the KV cache.
    * @param {string|ArrayLike<number>} prompt
-   * @param {GenerateOptions & {finish?: {reason: string}}} [options] finish.reason is set to "stop" (an
-   *   end-of-generation token) or "length" (maxTokens or a full context) when the stream ends
+   * @param {GenerateOptions & {stats?: object}} [options] stats, when given, receives reason ("stop": an
+   *   end-of-generation token; "length": maxTokens or a full context), nPrompt, nGen, prefillS, decodeS
    * @returns {AsyncGenerator<Token>}
    */
   async *generate(prompt, options = {}) {
-    const { signal, finish = {} } = options;
+    const { signal, stats = {} } = options;
     const ids = typeof prompt === 'string'
       ? this.tokenize(prompt, { bos: options.bos ?? true, special: options.special ?? false }) : prompt;
     if (ids.length === 0) throw new BitstackError('BS_ERR_INVALID_ARG', 'the model has no BOS token: give a prompt');
@@ -331,19 +331,26 @@ export class Engine {
     const decoder = new TextDecoder();
     const maxTokens = options.maxTokens ?? 256;
     let lastYield = Date.now();
+    Object.assign(stats, { reason: 'length', nPrompt: ids.length, nGen: 0, prefillS: 0, decodeS: 0 });
+    let t0 = performance.now();
     try {
       throwIfAborted(signal);
       this.prefill(ids);
+      stats.prefillS = (performance.now() - t0) / 1000;
       let prev = ids[ids.length - 1];
-      finish.reason = 'length';
+      t0 = performance.now();
       for (let i = 0; i < maxTokens; i++) {
         const next = sampler.sample();
         if (this.isEndOfGeneration(next)) {
-          finish.reason = 'stop';
+          stats.reason = 'stop';
           break;
         }
         const bytes = this.detokenize(prev, next);
+        stats.nGen++;
+        stats.decodeS = (performance.now() - t0) / 1000; // the consumer's time between tokens is not ours
+        const paused = performance.now();
         yield { id: next, bytes, text: decoder.decode(bytes, { stream: true }) };
+        t0 += performance.now() - paused;
         prev = next;
         if (i + 1 === maxTokens) break; // no need to run the last token
         // let timers, network and aborts in between tokens
@@ -358,6 +365,7 @@ export class Engine {
           if (err.code === 'BS_ERR_RANGE') break; // context full: stop cleanly
           throw err;
         }
+        stats.decodeS = (performance.now() - t0) / 1000;
       }
     } finally {
       sampler.free();

@@ -365,7 +365,11 @@ export class RangeLoader {
     const p = this.prefetch;
     if (p && unit.start >= p.start && unit.end <= p.start + p.bytes.length) {
       const data = p.bytes.slice(unit.start - p.start, unit.end - p.start);
-      if (verify(unit, data)) return { data, store: false };
+      if (verify(unit, data)) {
+        this.stats.fromNetwork++; // it came with the head's response
+        if (this.store) await this.store.put(this.storeKey, unit.index, data);
+        return { data, store: false };
+      }
     }
     if (!this.store) return null;
     const data = await this.store.get(this.storeKey, unit.index);
