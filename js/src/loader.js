@@ -48,65 +48,109 @@ function ioError(message, { permanent = false, cause } = {}) {
   return e;
 }
 
-/** Chunks of a fetch Response body (works where ReadableStream is not async-iterable). */
-async function* bodyChunks(res, signal) {
+/**
+ * Chunks of a fetch Response body (works where ReadableStream is not
+ * async-iterable). watch.tick() re-arms the idle timer after each chunk.
+ */
+async function* bodyChunks(res, signal, watch) {
   const reader = res.body.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
+      watch.tick();
       yield value;
     }
   } catch (err) {
-    if (signal?.aborted) throw abortReason(signal);
-    throw isAbortError(err) ? err : ioError(`connection lost: ${err.message}`, { cause: err });
+    throw watch.error(err);
   } finally {
+    watch.stop();
     reader.cancel().catch(() => {});
   }
+}
+
+/**
+ * An AbortController for one request: follows the caller's signal, and
+ * fires on its own when no byte arrives for idleMs (a stalled server must
+ * not hang a download: the loader retries).
+ */
+function requestWatch(signal, idleMs, name) {
+  const inner = new AbortController();
+  let timer = null, idle = false;
+  const onAbort = () => inner.abort(signal.reason);
+  if (signal?.aborted) inner.abort(signal.reason);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const watch = {
+    signal: inner.signal,
+    tick() {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        idle = true;
+        inner.abort();
+      }, idleMs);
+    },
+    stop() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+    /** The error to report for a failure of fetch or of the body. */
+    error(err) {
+      watch.stop();
+      if (signal?.aborted) return abortReason(signal);
+      if (idle) return ioError(`${name}: no data for ${idleMs / 1000} s`);
+      if (isAbortError(err)) return err;
+      return ioError(`${name}: connection lost: ${err.message}`, { cause: err });
+    },
+  };
+  watch.tick();
+  return watch;
 }
 
 /** fetch + Range. */
 export class HttpTransport {
   /**
    * @param {string} url
-   * @param {{fetch?: typeof fetch, headers?: Record<string, string>}} [opts]
+   * @param {{fetch?: typeof fetch, headers?: Record<string, string>, idleTimeoutMs?: number}} [opts]
    */
   constructor(url, opts = {}) {
     this.url = url;
     this.name = url;
     this.fetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.headers = opts.headers ?? {};
+    this.idleMs = opts.idleTimeoutMs ?? 30000;
   }
 
   async read(start, end, { signal, ifRange } = {}) {
     const headers = { ...this.headers, Range: `bytes=${start}-${end - 1}` };
     if (ifRange) headers['If-Range'] = ifRange;
+    const watch = requestWatch(signal, this.idleMs, this.url);
     let res;
     try {
-      res = await this.fetch(this.url, { headers, signal, cache: 'no-store' });
+      res = await this.fetch(this.url, { headers, signal: watch.signal, cache: 'no-store' });
     } catch (err) {
-      if (signal?.aborted) throw abortReason(signal);
-      throw ioError(`${this.url}: ${err.message}`, { cause: err });
+      throw watch.error(err);
     }
     const etag = res.headers.get('etag');
     const lastModified = res.headers.get('last-modified');
     if (res.status === 206) {
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
       if (!m || Number(m[1]) !== start) {
+        watch.stop();
         res.body?.cancel().catch(() => {});
         throw ioError(`${this.url}: unexpected Content-Range ${res.headers.get('content-range')}`);
       }
-      return { ranged: true, start, total: m[3] === '*' ? NaN : Number(m[3]), etag, lastModified, body: bodyChunks(res, signal) };
+      return { ranged: true, start, total: m[3] === '*' ? NaN : Number(m[3]), etag, lastModified, body: bodyChunks(res, signal, watch) };
     }
     if (res.status === 200) {
       const total = Number(res.headers.get('content-length') ?? NaN);
-      return { ranged: false, start: 0, total, etag, lastModified, body: bodyChunks(res, signal) };
+      return { ranged: false, start: 0, total, etag, lastModified, body: bodyChunks(res, signal, watch) };
     }
+    watch.stop();
     res.body?.cancel().catch(() => {});
     if (res.status === 416) {
       throw new BitstackError('BS_ERR_TRUNCATED', `${this.url}: the server has fewer bytes than the file needs (HTTP 416)`);
     }
-    // 5xx and 429 may pass; other client errors will not
+    // 5xx, 408 and 429 may pass; other client errors will not
     const permanent = res.status < 500 && res.status !== 429 && res.status !== 408;
     throw ioError(`${this.url}: HTTP ${res.status} ${res.statusText}`, { permanent });
   }
@@ -164,6 +208,7 @@ export function transportFor(source, opts = {}) {
  * @typedef {object} LoaderOptions
  * @property {typeof fetch} [fetch] fetch to use (default: globalThis.fetch)
  * @property {Record<string, string>} [headers] extra request headers
+ * @property {number} [idleTimeoutMs=30000] a request that receives nothing this long is dropped and retried
  * @property {number} [headGuess=65536] bytes of the first request
  * @property {number} [maxRequestBytes=8388608] coalesce adjacent blocks up to this many bytes per request
  * @property {number} [retries=5] further tries of a unit after a failure
@@ -339,17 +384,27 @@ export class RangeLoader {
         `${this.transport.name} holds ${this.available} of ${this.head.nBlocks} blocks; ${to} were asked for`);
     }
     const units = this.#units(from, to);
+    // store and prefetch lookups, once per unit: batches stop before a unit we already have
+    const found = new Map();
+    const lookup = async (k) => {
+      if (!found.has(k)) found.set(k, await this.#fromStoreOrPrefetch(units[k]));
+      return found.get(k);
+    };
     let i = 0, attempts = 0;
     while (i < units.length) {
       throwIfAborted(signal);
-      const cached = await this.#fromStoreOrPrefetch(units[i]);
+      const cached = await lookup(i);
       if (cached) {
+        found.delete(i);
         yield { index: units[i].index, data: cached.data, cached: cached.store };
         i++;
         continue;
       }
+      let j = i + 1;
+      while (j < units.length && units[j].end - units[i].start <= this.maxRequestBytes && !(await lookup(j))) j++;
       try {
-        for await (const data of this.#fetchBatch(units, i, signal)) {
+        for await (const data of this.#fetchBatch(units, i, j, lookup, signal)) {
+          found.delete(i);
           yield { index: units[i].index, data, cached: false };
           i++;
           attempts = 0;
@@ -380,10 +435,8 @@ export class RangeLoader {
     return null;
   }
 
-  /** Streams units[i..] of one request: a coalesced range, or the rest of a full body. */
-  async *#fetchBatch(units, i, signal) {
-    let j = i + 1;
-    while (j < units.length && units[j].end - units[i].start <= this.maxRequestBytes) j++;
+  /** Streams units[i, j) with one request; a full body (no Range) goes on through every later unit. */
+  async *#fetchBatch(units, i, j, lookup, signal) {
     const start = units[i].start;
     let source;
     if (this.stream && this.stream.pos <= start) {
@@ -400,7 +453,7 @@ export class RangeLoader {
     try {
       for (let k = i; k < last; k++) {
         const u = units[k];
-        const cached = k > i && full ? await this.#fromStoreOrPrefetch(u) : null;
+        const cached = k > i && full ? await lookup(k) : null;
         const data = await readUnit(source, u, !cached);
         if (cached) {
           yield cached.data;
