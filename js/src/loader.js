@@ -417,6 +417,13 @@ export class RangeLoader {
   }
 
   async #fromStoreOrPrefetch(unit) {
+    if (this.store) {
+      const data = await this.store.get(this.storeKey, unit.index);
+      if (data && data.length === unit.end - unit.start && verify(unit, data)) {
+        this.stats.fromStore++;
+        return { data, store: true };
+      }
+    }
     const p = this.prefetch;
     if (p && unit.start >= p.start && unit.end <= p.start + p.bytes.length) {
       const data = p.bytes.slice(unit.start - p.start, unit.end - p.start);
@@ -425,12 +432,6 @@ export class RangeLoader {
         if (this.store) await this.store.put(this.storeKey, unit.index, data);
         return { data, store: false };
       }
-    }
-    if (!this.store) return null;
-    const data = await this.store.get(this.storeKey, unit.index);
-    if (data && data.length === unit.end - unit.start && verify(unit, data)) {
-      this.stats.fromStore++;
-      return { data, store: true };
     }
     return null;
   }
