@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the C tests (normal build, then
-# under AddressSanitizer + UndefinedBehaviorSanitizer) and the CLI tests.
+# under AddressSanitizer + UndefinedBehaviorSanitizer) and the CLI tests;
+# then the WebAssembly builds (SIMD128 and scalar: their C tests under
+# node:wasi) and the JavaScript package's tests (node --test js/test/).
 # Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh gcc g++ cmake ninja-build libcjson-dev pkg-config ca-certificates
+scripts/setup.sh gcc g++ cmake ninja-build libcjson-dev pkg-config ca-certificates \
+  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt nginx
+# Node 20 with npm: kept when present (it may come from elsewhere than Debian)
+command -v node >/dev/null && command -v npm >/dev/null || scripts/setup.sh nodejs npm
 
 jobs=2
 cmake -B build -S . -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -17,3 +22,17 @@ cmake -B build-asan -S . -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBS_SANITIZE=ON >/de
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j"$jobs")
+
+# WebAssembly: both modules, their C tests under node:wasi, the module check.
+for flavor in simd scalar; do
+  simd=ON; [ $flavor = scalar ] && simd=OFF
+  cmake -S wasm -B build-wasm-$flavor -G Ninja -DCMAKE_BUILD_TYPE=Release -DBS_SIMD=$simd >/dev/null
+  cmake --build build-wasm-$flavor -j"$jobs"
+  (cd build-wasm-$flavor && ctest --output-on-failure -j"$jobs")
+done
+
+# JavaScript: the package (its build copies both modules into js/dist/), then
+# its tests, acceptance included (they use build/bitstack and nginx).
+if [ -f js/package-lock.json ]; then npm --prefix js ci --no-audit --no-fund >/dev/null; else npm --prefix js install --no-audit --no-fund >/dev/null; fi
+npm --prefix js run build >/dev/null
+node --test js/test/
