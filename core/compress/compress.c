@@ -16,13 +16,13 @@
 bs_compress_params bs_compress_default_params(void) {
     bs_compress_params p;
     memset(&p, 0, sizeof p);
-    p.method = BS_METHOD_AVD;
-    p.blocks = 16;
+    p.method = BS_METHOD_PLANES;
+    p.blocks = 8;
     p.group = 64;
     p.scaling = 1;
     p.sort = BS_SORT_EXACT;
     p.calib_windows = 16;
-    p.sort_windows = 4;
+    p.sort_windows = 8;
     p.ctx = 256;
     p.threads = 2;
     p.seed = 1;
