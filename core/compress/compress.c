@@ -431,6 +431,7 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     r->n_blocks = j.n_blocks;
     if (st == BS_OK) st = write_file(&j, out_path, r);
     free(j.order);
+    free(j.saved);
     free_matrices(&j);
     cm_stats_free(&j.stats);
     bs_session_free(j.sess);
