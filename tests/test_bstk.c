@@ -64,6 +64,7 @@ static bs_status compress_to(const char *out, bs_method method, bs_order_kind or
     p.blocks = method == BS_METHOD_AVD ? 3 : 4;
     p.calib_windows = 2;
     p.sort_windows = 1;
+    p.curve_windows = 1;
     p.ctx = 64;
     p.threads = 2;
     bs_compress_report rep;

@@ -7,7 +7,7 @@ M="$S260/stories260K.bin"
 T="$S260/tok512.bin"
 CAL="$TMP/calib.txt"
 tail -c 120000 "$SHARED/corpora/tinystories/tinystories_val_head.txt" >"$CAL"
-FAST=(--calib "$CAL" --blocks 4 --calib-windows 2 --sort-windows 1 --calib-ctx 128)
+FAST=(--calib "$CAL" --blocks 4 --calib-windows 2 --sort-windows 1 --curve-windows 1 --calib-ctx 128)
 
 expect_exit 0 "$BS" compress "$M" "$TMP/a.bstk" --tokenizer "$T" "${FAST[@]}" --method avd
 expect_stderr 'compressed 35 matrices into 105 stacked blocks'
