@@ -40,13 +40,14 @@ static int tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *
 
 int cmd_ppl(int argc, char **argv) {
     const char *tokenizer = NULL, *text = NULL;
-    int32_t ctx = 0, max_windows = 0, batch = 0;
+    int32_t ctx = 0, max_windows = 0, batch = 0, threads = 1;
     int json = 0;
     const arg_opt opts[] = {
         {"text", ARG_STR, &text, "FILE", "UTF-8 text to score (required)", 0, 0},
         {"ctx", ARG_INT, &ctx, "N", "window length in tokens (default: the model's context)", 2, 1 << 24},
         {"max-windows", ARG_INT, &max_windows, "W", "score only the first W windows (default: all)", 0, 1e9},
         {"batch", ARG_INT, &batch, "B", "tokens per forward pass (default 64)", 1, 4096},
+        {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
         {"json", ARG_FLAG, &json, NULL, "print one JSON object on stdout", 0, 0},
     };
@@ -79,7 +80,7 @@ int cmd_ppl(int argc, char **argv) {
         r = EXIT_FAIL;
         goto done;
     }
-    bs_session_options so = {ctx, batch};
+    bs_session_options so = {.ctx = ctx, .max_batch = batch, .n_threads = threads};
     bs_status st = bs_session_create(m, &so, &s);
     if (st != BS_OK) {
         r = cli_fail(st, "session");

@@ -14,6 +14,11 @@ void bs_linear_matmul(const bs_kernels *k, const bs_linear *l, const float *x, f
     k->matmul[l->kind](l, x, y, n_tok, 0, l->rows, scratch);
 }
 
+void bs_linear_matmul_rows(const bs_kernels *k, const bs_linear *l, const float *x, float *y,
+                           int n_tok, int r0, int r1, float *scratch) {
+    k->matmul[l->kind](l, x, y, n_tok, r0, r1, scratch);
+}
+
 int64_t bs_linear_bytes(const bs_linear *l) {
     int64_t n = (int64_t)l->rows * l->cols, rb = (int64_t)l->rows * bs_row_bytes(l->cols);
     switch (l->kind) {

@@ -4,6 +4,7 @@
 
 #include "kernels.h"
 #include "model.h"
+#include "pool.h"
 
 /* Sees the input of each group of linear maps during a forward pass (the
    compressor's activation statistics). site: 0 = q/k/v input (after the
@@ -27,11 +28,14 @@ struct bs_session {
     float *q;            /* (max_batch, q_dim)                            */
     float *k_new;        /* (max_batch, kv_dim)                           */
     float *v_new;        /* (max_batch, kv_dim)                           */
-    float *att;          /* (ctx) attention scores of one head            */
+    float *att;          /* (n_threads, ctx) one head's scores per thread */
     float *hb;           /* (max_batch, hidden_dim)                       */
     float *hb2;          /* (max_batch, hidden_dim)                       */
     float *logits;       /* (BS_LOGIT_ROWS, vocab)                        */
-    float *lin_scratch;  /* bs_linear_scratch() of the largest linear     */
+    float *lin_scratch;  /* (n_threads, lin_stride) per-thread scratch    */
+    size_t lin_stride;   /* bs_linear_scratch() of the largest linear     */
+    int32_t n_threads;   /* bs_pool_threads(pool)                         */
+    bs_pool *pool;       /* the forward pass's threads                    */
     bs_observe_fn observe;  /* NULL, or called at every site            */
     void *observe_ctx;
     float *mem;          /* the one allocation behind all of the above    */
