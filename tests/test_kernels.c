@@ -2,15 +2,17 @@
  * reference, bit for bit (memcmp), and a benchmark mode.
  *
  *   test_kernels           the bit-exactness tests (ctest runs this)
- *   test_kernels --bench [f32|f16|planes]
+ *   test_kernels --bench [f32|f16|planes|avd]
  *                          GFLOP/s and GB/s of each variant on SmolLM2-135M
  *                          shapes, n_tok 1 and 64, and the pool's speedup
  *
- * Coverage: dot_f32 for n = 0..600; matmul of kinds F32, F16, PLANES and
- * AVD for cols 1, 7, 8, 9, 63, 64, 65, 172, 577, rows 1, 3, 17, n_tok 1, 2,
- * 5, 64, sub-ranges [r0, r1) of the rows, pointers offset by one element,
- * and values that are large, tiny, subnormal, +-0 and of mixed signs (no
- * NaN or infinity: only finite results have a unique bit pattern).
+ * Coverage: dot_f32 for n = 0..600; matmul of kinds F32, F16, PLANES (0 to
+ * 12 planes, groups 1, 7, 12, 32, 64 and cols) and AVD (ranks 1, 3, 8, 9,
+ * 17; 1 to 4 blocks) for cols 1, 7, 8, 9, 63, 64, 65, 172, 577, rows 1, 3,
+ * 17, n_tok 1, 2, 5, 64, sub-ranges [r0, r1) of the rows, pointers offset
+ * by one element, and values that are large, tiny, subnormal, +-0 and of
+ * mixed signs (no NaN or infinity: only finite results have a unique bit
+ * pattern); binary16 inputs take every finite bit pattern.
  */
 #include "half.h"
 #include "kernels.h"
@@ -225,30 +227,51 @@ static void test_planes(void) {
                     }
 }
 
-/* Small AVD maps (variants may still share the reference's AVD kernel;
-   the comparison is here for the ones that will not). */
+/* An AVD map of n_blocks blocks of the given rank, random signs and
+   binary16 factors (ordinary or any finite bit pattern), every buffer
+   offset by one element. */
+typedef struct avd_fixture {
+    bs_linear l;
+    bs_avd_block blk[4];
+    void *mem[12];
+} avd_fixture;
+
+static void avd_make(avd_fixture *f, int rows, int cols, int rank, int n_blocks, int extreme,
+                     uint64_t *seed) {
+    memset(f, 0, sizeof *f);
+    for (int b = 0; b < n_blocks; b++) {
+        size_t ns = (size_t)rows * bs_row_bytes(cols) + 1, na = (size_t)rows * rank + 1,
+               nb = (size_t)rank * cols + 1;
+        uint8_t *sg = f->mem[3 * b] = malloc(ns);
+        uint16_t *a = f->mem[3 * b + 1] = malloc(na * 2), *bb = f->mem[3 * b + 2] = malloc(nb * 2);
+        for (size_t i = 0; i < ns; i++) sg[i] = (uint8_t)rng_next(seed);
+        for (size_t i = 0; i < na; i++) a[i] = extreme ? rng_half(seed) : bs_f32_to_f16(rng_unit(seed));
+        for (size_t i = 0; i < nb; i++) bb[i] = extreme ? rng_half(seed) : bs_f32_to_f16(rng_unit(seed));
+        f->blk[b] = (bs_avd_block){sg + 1, a + 1, bb + 1};
+    }
+    f->l = (bs_linear){.rows = rows, .cols = cols, .kind = BS_LIN_AVD, .n_blocks = n_blocks,
+                       .max_blocks = n_blocks, .rank = rank, .avd = f->blk};
+}
+
+static void avd_free(avd_fixture *f) {
+    for (int i = 0; i < 12; i++) free(f->mem[i]);
+}
+
+/* Ranks below, at and above the 8 dots the AVX2 kernel runs at once. */
 static void test_avd(void) {
     uint64_t seed = 5;
-    for (int ri = 0; ri < N_OF(ROWS); ri++)
-        for (int ci = 0; ci < N_OF(COLS); ci++) {
-            int rows = ROWS[ri], cols = COLS[ci], rank = 1 + (int)(rng_next(&seed) % 4), nblk = 3;
-            bs_avd_block blk[3];
-            void *mem[9];
-            for (int b = 0; b < nblk; b++) {
-                size_t ns = (size_t)rows * bs_row_bytes(cols) + 1;
-                uint8_t *sg = mem[3 * b] = malloc(ns);
-                uint16_t *a = mem[3 * b + 1] = malloc(((size_t)rows * rank + 1) * 2);
-                uint16_t *bb = mem[3 * b + 2] = malloc(((size_t)rank * cols + 1) * 2);
-                for (size_t i = 0; i < ns; i++) sg[i] = (uint8_t)rng_next(&seed);
-                for (size_t i = 0; i <= (size_t)rows * rank; i++) a[i] = bs_f32_to_f16(rng_unit(&seed));
-                for (size_t i = 0; i <= (size_t)rank * cols; i++) bb[i] = bs_f32_to_f16(rng_unit(&seed));
-                blk[b] = (bs_avd_block){sg + 1, a + 1, bb + 1};
-            }
-            bs_linear l = {.rows = rows, .cols = cols, .kind = BS_LIN_AVD, .n_blocks = nblk,
-                           .max_blocks = nblk, .rank = rank, .avd = blk};
-            compare_all_tok(&l, 0, &seed, "avd");
-            for (int i = 0; i < 3 * nblk; i++) free(mem[i]);
-        }
+    const int ranks[] = {1, 3, 8, 9, 17};
+    for (int extreme = 0; extreme < 2; extreme++)
+        for (int ri = 0; ri < N_OF(ROWS); ri++)
+            for (int ci = 0; ci < N_OF(COLS); ci++)
+                for (int ki = 0; ki < N_OF(ranks); ki++) {
+                    avd_fixture f;
+                    avd_make(&f, ROWS[ri], COLS[ci], ranks[ki], 1 + ki % 4, extreme, &seed);
+                    char what[64];
+                    snprintf(what, sizeof what, "avd rank %d blocks %d", ranks[ki], f.l.n_blocks);
+                    compare_all_tok(&f.l, extreme, &seed, what);
+                    avd_free(&f);
+                }
 }
 
 /* ---- benchmark --------------------------------------------------------- */
@@ -304,16 +327,18 @@ static void bench(const char *only) {
     const shape shapes[] = {{"q,o 576x576", 576, 576, 60},     {"k,v 192x576", 192, 576, 60},
                             {"gate,up 1536x576", 1536, 576, 60}, {"down 576x1536", 576, 1536, 30},
                             {"lm_head 49152x576", 49152, 576, 1}};
-    const bs_lin_kind kinds[] = {BS_LIN_F32, BS_LIN_F16, BS_LIN_PLANES};
-    const char *kind_names[] = {"f32", "f16", "planes(4 bits, group 64)"};
+    const bs_lin_kind kinds[] = {BS_LIN_F32, BS_LIN_F16, BS_LIN_PLANES, BS_LIN_AVD};
+    const char *kind_names[] = {"f32", "f16", "planes(4 bits, group 64)", "avd(4 blocks of rank 16)"};
     bs_pool *pool1 = NULL, *pool2 = NULL;
     if (bs_pool_create(1, &pool1) != BS_OK || bs_pool_create(2, &pool2) != BS_OK) return;
     uint64_t seed = 9;
     float *x = malloc((size_t)64 * 1536 * sizeof *x), *y = malloc((size_t)64 * 49152 * sizeof *y);
     fill(x, (size_t)64 * 1536, 0, &seed);
-    printf("kernels: %s vs %s; ratios measured in this run; threads: pool of 2 vs 1 (%s)\n",
+    printf("kernels: %s vs %s; ratios measured in this run; threads: pool of 2 vs 1 (%s)\n"
+           "n_tok 1: GB/s of weight bytes read; n_tok 64: GFLOP/s counting 2 * rows * cols per token\n"
+           "(dense-equivalent for planes and avd); times: the fastest of many calls\n",
            variants[n_variants - 1]->name, variants[0]->name, variants[n_variants - 1]->name);
-    for (int ki = 0; ki < 3; ki++) {
+    for (int ki = 0; ki < N_OF(kinds); ki++) {
         if (only && strncmp(kind_names[ki], only, strlen(only)) != 0) continue;
         printf("\n== %s ==\n%-20s %5s %12s %12s %7s %12s %7s\n", kind_names[ki], "shape", "n_tok",
                variants[0]->name, variants[n_variants - 1]->name, "ratio", "2 threads", "x");
@@ -324,6 +349,7 @@ static void bench(const char *only) {
             float *w = NULL;
             uint16_t *w16 = NULL;
             planes_fixture pf;
+            avd_fixture af;
             bs_linear l = {.rows = sh->rows, .cols = sh->cols, .kind = kinds[ki]};
             if (kinds[ki] == BS_LIN_F32) {
                 w = malloc(n * sizeof *w);
@@ -333,9 +359,12 @@ static void bench(const char *only) {
                 w16 = malloc(n * sizeof *w16);
                 for (size_t i = 0; i < n; i++) w16[i] = bs_f32_to_f16(rng_unit(&seed));
                 l.w16 = w16;
-            } else {
+            } else if (kinds[ki] == BS_LIN_PLANES) {
                 planes_make(&pf, sh->rows, sh->cols, 4, 64, &seed);
                 l = pf.l;
+            } else {
+                avd_make(&af, sh->rows, sh->cols, 16, 4, 0, &seed);
+                l = af.l;
             }
             size_t stride = bs_linear_scratch(&l);
             float *scratch = malloc((2 * stride + 1) * sizeof *scratch);
@@ -362,6 +391,7 @@ static void bench(const char *only) {
             free(w);
             free(w16);
             if (kinds[ki] == BS_LIN_PLANES) planes_free(&pf);
+            if (kinds[ki] == BS_LIN_AVD) avd_free(&af);
         }
         for (int ti = 0; ti < 2; ti++)
             printf("SmolLM2-135M matmuls only, %s: %s %.1f tok/s, %s %.1f tok/s (%.2fx), 2 threads %.1f tok/s "

@@ -264,7 +264,75 @@ static void matmul_planes(const bs_linear *l, const float *x, float *y, int n_to
     }
 }
 
+/* ---- AVD (sign x low rank) --------------------------------------------- */
+
+/* One packed sign row to +-1.0f (bit 1 = +1, MSB first), 8 columns a step. */
+static void expand_signs(const uint8_t *bits, int cols, float *out) {
+    const __m256i bit = _mm256_setr_epi32(0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1);
+    const __m256 plus = _mm256_set1_ps(1.0f), minus = _mm256_set1_ps(-1.0f);
+    int j = 0;
+    for (; j + 8 <= cols; j += 8) {
+        __m256i b = _mm256_and_si256(_mm256_set1_epi32(bits[j >> 3]), bit);
+        __m256 set = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, bit));
+        _mm256_storeu_ps(out + j, _mm256_blendv_ps(minus, plus, set));
+    }
+    for (; j < cols; j++) out[j] = (bits[j >> 3] >> (7 - (j & 7))) & 1 ? 1.0f : -1.0f;
+}
+
+/* z[t] = canonical dot(sg, u_t) for n (<= 8) consecutive u_t rows of
+   cols floats: the dense block with the u rows as "weights" and the sign
+   row as the one "token", so each sign vector serves n add chains. */
+static void sign_dots(const float *u, const float *sg, int cols, int n, float *z) {
+    switch (n) {
+    case 8: block(u, 0, cols, sg, cols, z, 1, cols, 8, 1); break;
+    case 7: block(u, 0, cols, sg, cols, z, 1, cols, 7, 1); break;
+    case 6: block(u, 0, cols, sg, cols, z, 1, cols, 6, 1); break;
+    case 5: block(u, 0, cols, sg, cols, z, 1, cols, 5, 1); break;
+    case 4: block(u, 0, cols, sg, cols, z, 1, cols, 4, 1); break;
+    case 3: block(u, 0, cols, sg, cols, z, 1, cols, 3, 1); break;
+    case 2: block(u, 0, cols, sg, cols, z, 1, cols, 2, 1); break;
+    default: block(u, 0, cols, sg, cols, z, 1, cols, 1, 1); break;
+    }
+}
+
+/* bs_matmul_avd_ref's loops and roundings, vectorised inside:
+   y = sum_i sum_t A_i[:, t] * (S_i (B_i[t, :] * x)). u_t = B_i[t,:] * x
+   elementwise (F16C widening, one rounding, as the reference), then per
+   row the rank dots with the expanded sign row, 8 at a time, added to
+   the row's sum in t order. scratch: rank * cols (u) + cols (signs). */
+static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                       float *scratch) {
+    int32_t k = l->rank, cols = l->cols, rb = bs_row_bytes(cols);
+    float *u = scratch, *sg = scratch + (size_t)k * cols;
+    for (int tok = 0; tok < n_tok; tok++) {
+        const float *xt = x + (int64_t)tok * cols;
+        float *yt = y + (int64_t)tok * l->rows;
+        for (int r = r0; r < r1; r++) yt[r] = 0.0f;
+        for (int i = 0; i < l->n_blocks; i++) {
+            const bs_avd_block *b = &l->avd[i];
+            for (int t = 0; t < k; t++) {
+                const uint16_t *bt = b->b + (int64_t)t * cols;
+                float *ut = u + (size_t)t * cols;
+                int j = 0;
+                for (; j + 8 <= cols; j += 8)
+                    _mm256_storeu_ps(ut + j, _mm256_mul_ps(load_w(bt, 1, j), _mm256_loadu_ps(xt + j)));
+                for (; j < cols; j++) ut[j] = bs_f16_to_f32(bt[j]) * xt[j];
+            }
+            for (int r = r0; r < r1; r++) {
+                expand_signs(b->signs + (int64_t)r * rb, cols, sg);
+                float acc = yt[r], z[8];
+                for (int t0 = 0; t0 < k; t0 += 8) {
+                    int n = BS_MIN(8, k - t0);
+                    sign_dots(u + (size_t)t0 * cols, sg, cols, n, z);
+                    for (int t = 0; t < n; t++) acc += bs_f16_to_f32(b->a[(int64_t)r * k + t0 + t]) * z[t];
+                }
+                yt[r] = acc;
+            }
+        }
+    }
+}
+
 static const bs_kernels avx2_kernels = {
-    "avx2", dot_f32, {matmul_f32, matmul_f16, bs_matmul_avd_ref, matmul_planes}};
+    "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes}};
 
 const bs_kernels *bs_kernels_avx2(void) { return &avx2_kernels; }
