@@ -4,7 +4,7 @@
  * A random model large enough for every parallel path to run (linear maps
  * of 256 x 256 and up pass the forward pass's work threshold even for one
  * token; attention over 8 heads is split for batches) with linear maps of
- * every kind the AVX2 kernels implement (F32, F16, PLANES), evaluated by
+ * every kind (F32, F16, PLANES, AVD), evaluated by
  * sessions with the scalar or the best kernels, 1 to 4 threads and two
  * batch sizes: every logit of a batched prompt, of single-token decode
  * steps and the NLL sum must be identical (memcmp) to the scalar
@@ -34,10 +34,13 @@ typedef struct extra {
     uint16_t *w16, *scales;
     uint8_t *planes[3];
     const uint8_t *plane_ptrs[3];
+    bs_avd_block avd[2];
+    void *avd_mem[6];
 } extra;
 
 /* dim 256, hidden 640, 2 layers, 8 heads of 32, 2 kv heads, vocab 700.
-   Layer 1: gate as F16, up as PLANES (3 planes, groups of 64). */
+   Layer 0: o as AVD (2 blocks of rank 5); layer 1: gate as F16, up as
+   PLANES (3 planes, groups of 64). */
 static bs_model *random_model(extra *e) {
     bs_model *m = calloc(1, sizeof *m);
     m->cfg = (bs_config){.dim = 256, .hidden_dim = 640, .n_layers = 2, .n_heads = 8, .n_kv_heads = 2,
@@ -67,6 +70,20 @@ static bs_model *random_model(extra *e) {
     up->group = 64;
     up->scales = e->scales;
     up->planes = e->plane_ptrs;
+    bs_linear *o = &m->layers[0].wo;
+    for (int b = 0; b < 2; b++) {
+        size_t ns = (size_t)o->rows * bs_row_bytes(o->cols), na = (size_t)o->rows * 5, nb = (size_t)5 * o->cols;
+        uint8_t *sg = e->avd_mem[3 * b] = malloc(ns);
+        uint16_t *a = e->avd_mem[3 * b + 1] = malloc(na * 2), *bb = e->avd_mem[3 * b + 2] = malloc(nb * 2);
+        for (size_t i = 0; i < ns; i++) sg[i] = (uint8_t)rng_next(&seed);
+        for (size_t i = 0; i < na; i++) a[i] = bs_f32_to_f16(0.3f * rng_unit(&seed));
+        for (size_t i = 0; i < nb; i++) bb[i] = bs_f32_to_f16(0.3f * rng_unit(&seed));
+        e->avd[b] = (bs_avd_block){sg, a, bb};
+    }
+    o->kind = BS_LIN_AVD;
+    o->n_blocks = o->max_blocks = 2;
+    o->rank = 5;
+    o->avd = e->avd;
     return m;
 }
 
@@ -74,6 +91,7 @@ static void extra_free(extra *e) {
     free(e->w16);
     free(e->scales);
     for (int i = 0; i < 3; i++) free(e->planes[i]);
+    for (int i = 0; i < 6; i++) free(e->avd_mem[i]);
 }
 
 /* Everything one configuration computes: the prompt's last logits, then
