@@ -1,6 +1,7 @@
 /* cli.c - helpers shared by the subcommands. */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -19,10 +20,78 @@ int cli_fail(bs_status st, const char *what) {
     return EXIT_FAIL;
 }
 
-int cli_load_model(const char *path, const char *tokenizer, bs_model **out) {
-    bs_load_options o = {tokenizer, 0};
+int cli_parse_budget(const char *s, double *value, int *is_bpw) {
+    static const struct { const char *suffix; double mult; } units[] = {
+        {"bpw", -1}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+        {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1.0}, {"", 1.0}};
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || !(v > 0.0) || v > 1e15) return 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) {
+            *is_bpw = units[i].mult < 0;
+            *value = *is_bpw ? v : v * units[i].mult;
+            return 1;
+        }
+    return 0;
+}
+
+/* Applies a --budget to a .bstk model loaded with its resident section. */
+static int apply_budget(bs_model *m, const char *budget) {
+    double v;
+    int bpw;
+    bs_stack_info si;
+    if (!cli_parse_budget(budget, &v, &bpw)) {
+        fprintf(stderr, "bitstack: --budget %s: expects bytes (e.g. 5000000, 12MB, 40MiB) or bits per weight (3.5bpw)\n",
+                budget);
+        return EXIT_USAGE;
+    }
+    bs_model_stack_info(m, &si);
+    /* Nbpw: N bits per weight of the compressed matrices, plus the
+       uncompressed resident tensors (tables, norms) as they are */
+    int64_t bytes = bpw ? (si.resident_bytes - si.stacked_bytes) + (int64_t)(v * (double)si.stacked_params / 8.0)
+                        : (int64_t)v;
+    int32_t n = bs_model_blocks_for_budget(m, bytes);
+    if (n < 0) {
+        char a[32];
+        fprintf(stderr, "bitstack: --budget %s is below the resident size of the model (%s, %lld bytes)\n", budget,
+                cli_bytes(si.resident_bytes, a, sizeof a), (long long)si.resident_bytes);
+        return EXIT_FAIL;
+    }
+    if (n > si.n_available) n = si.n_available;
+    bs_status st = bs_model_set_blocks(m, n);
+    if (st != BS_OK) return cli_fail(st, "loading blocks");
+    return EXIT_OK;
+}
+
+void cli_print_stack(const bs_model *m) {
+    bs_stack_info si;
+    if (bs_model_stack_info(m, &si) != BS_OK) return;
+    char a[32], b[32];
+    fprintf(stderr, "stack: %d of %d blocks loaded; weights %s of %s; %.3f bits per compressed weight\n", si.n_loaded,
+            si.n_blocks, cli_bytes(si.loaded_bytes, a, sizeof a), cli_bytes(si.full_bytes, b, sizeof b),
+            si.stacked_params ? 8.0 * (double)si.stacked_bytes / (double)si.stacked_params : 0.0);
+}
+
+int cli_load_model(const char *path, const char *tokenizer, const char *budget, bs_model **out) {
+    bs_load_options o = {tokenizer, 0, budget != NULL};
     bs_status st = bs_model_load(path, &o, out);
     if (st != BS_OK) return cli_fail(st, "cannot load the model");
+    bs_stack_info si;
+    int is_stack = bs_model_stack_info(*out, &si) == BS_OK;
+    int r = EXIT_OK;
+    if (budget && !is_stack) {
+        fprintf(stderr, "bitstack: --budget applies to .bstk models; %s is a float model\n", path);
+        r = EXIT_USAGE;
+    } else if (budget) {
+        r = apply_budget(*out, budget);
+    }
+    if (r != EXIT_OK) {
+        bs_model_free(*out);
+        *out = NULL;
+        return r;
+    }
+    if (is_stack) cli_print_stack(*out);
     return EXIT_OK;
 }
 
@@ -104,4 +173,55 @@ void cli_print_speed(const cli_gen_stats *st, const bs_model *m, const bs_sessio
     fprintf(stderr, "memory: weights %s + session (KV cache, scratch) %s; peak RSS %s\n",
             cli_bytes(info.weight_bytes, a, sizeof a), cli_bytes(bs_session_bytes(s), b, sizeof b),
             cli_bytes(cli_peak_rss(), c, sizeof c));
+}
+
+/* Reads and tokenizes the whole file; *ids is malloc'd. */
+int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "bitstack: cannot open text file %s\n", path);
+        return EXIT_FAIL;
+    }
+    size_t cap = 1 << 20, len = 0, got;
+    char *text = malloc(cap);
+    while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            char *bigger = realloc(text, cap *= 2);
+            if (!bigger) free(text);
+            text = bigger;
+        }
+    }
+    fclose(f);
+    if (!text) return cli_fail(BS_ERR_NOMEM, "reading the text");
+    /* at most one token per byte, plus BOS and a dummy-prefix space */
+    int32_t max_tokens = len + 2 > INT32_MAX ? INT32_MAX : (int32_t)(len + 2);
+    *ids = malloc((size_t)max_tokens * sizeof **ids);
+    bs_status st = *ids ? bs_tokenize(m, text, len, BS_TOKENIZE_BOS, *ids, max_tokens, n) : BS_ERR_NOMEM;
+    free(text);
+    if (st != BS_OK) return cli_fail(st, "tokenize");
+    return EXIT_OK;
+}
+
+
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
+                     int32_t threads, double *mean_nll) {
+    bs_session *s = NULL;
+    bs_session_options so = {.ctx = ctx, .max_batch = batch, .n_threads = threads};
+    bs_status st = bs_session_create(m, &so, &s);
+    if (st != BS_OK) return cli_fail(st, "session");
+    double sum_mean = 0.0;
+    for (int32_t w = 0; w < windows; w++) {
+        double nll = 0.0;
+        bs_session_reset(s);
+        if ((st = bs_session_eval_nll(s, ids + (size_t)w * ctx, ctx, &nll)) != BS_OK) {
+            bs_session_free(s);
+            return cli_fail(st, "evaluation");
+        }
+        sum_mean += nll / (ctx - 1);
+        cli_progress("perplexity", (uint64_t)w + 1, (uint64_t)windows);
+    }
+    bs_session_free(s);
+    *mean_nll = sum_mean / windows;
+    return EXIT_OK;
 }

@@ -14,13 +14,31 @@ int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_compress(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_curve(int argc, char **argv);
 
 /* Maps an args_parse result to an exit code, or -1 to go on. */
 int cli_args_exit(int parse_result);
 /* Prints "bitstack: <what>: <last error> (<STATUS>)" and returns EXIT_FAIL. */
 int cli_fail(bs_status st, const char *what);
-/* Loads a model (+ optional llama2.c tokenizer), reporting failures. */
-int cli_load_model(const char *path, const char *tokenizer, bs_model **out);
+/* Loads a model (+ optional llama2.c tokenizer) under an optional
+   --budget (NULL: the whole file), reporting failures and, for .bstk
+   models, the blocks and bytes loaded. */
+int cli_load_model(const char *path, const char *tokenizer, const char *budget, bs_model **out);
+/* "12MB" / "40MiB" / "5000000" -> bytes; "3.5bpw" -> 3.5 with *is_bpw. */
+int cli_parse_budget(const char *s, double *value, int *is_bpw);
+void cli_print_stack(const bs_model *m);
+
+/* Reads a text file and tokenizes it whole, with BOS; *ids is malloc'd. */
+int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n);
+
+/* The perplexity protocol: mean over windows (each from an empty cache)
+   of the window's mean next-token NLL, for the first `windows` windows of
+   ctx tokens of ids, on `threads` threads (the result does not depend on
+   them). */
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
+                     int32_t threads, double *mean_nll);
 
 double cli_now(void);            /* monotonic seconds                    */
 int64_t cli_peak_rss(void);      /* bytes, 0 if unknown                  */

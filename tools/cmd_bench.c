@@ -39,7 +39,9 @@ int cmd_bench(int argc, char **argv) {
     const char *tokenizer = NULL;
     int32_t n_prompt = 128, n_gen = 64, threads = 1;
     int json = 0;
+    const char *budget = NULL;
     const arg_opt opts[] = {
+        {"budget", ARG_STR, &budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0},
         {"prompt-tokens", ARG_INT, &n_prompt, "N", "tokens in the prefill pass (default 128)", 1, 1 << 20},
         {"gen-tokens", ARG_INT, &n_gen, "N", "tokens decoded one by one (default 64)", 1, 1 << 20},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (unused; accepted for symmetry)", 0, 0},
@@ -53,7 +55,7 @@ int cmd_bench(int argc, char **argv) {
     int n_pos, r = cli_args_exit(args_parse(&spec, argc, argv, pos, &n_pos));
     if (r >= 0) return r;
     bs_model *m = NULL;
-    if ((r = cli_load_model(pos[0], tokenizer, &m)) != EXIT_OK) return r;
+    if ((r = cli_load_model(pos[0], tokenizer, budget, &m)) != EXIT_OK) return r;
     bs_model_info info;
     bs_model_get_info(m, &info);
     bs_session *s = NULL;

@@ -103,7 +103,9 @@ int cmd_chat(int argc, char **argv) {
     int32_t steps = 512, top_k = 0, ctx = 0, threads = 1;
     float temperature = 0.7f, top_p = 0.9f;
     uint64_t seed = 42;
+    const char *budget = NULL;
     const arg_opt opts[] = {
+        {"budget", ARG_STR, &budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0},
         {"system", ARG_STR, &system, "TEXT", "system prompt (default: the template's own)", 0, 0},
         {"steps", ARG_INT, &steps, "N", "most tokens per reply (default 512)", 1, 1e7},
         {"temperature", ARG_FLOAT, &temperature, "T", "0 = greedy (default 0.7)", 0, 100},
@@ -123,7 +125,7 @@ int cmd_chat(int argc, char **argv) {
     int n_pos, r = cli_args_exit(args_parse(&spec, argc, argv, pos, &n_pos));
     if (r >= 0) return r;
     bs_model *m = NULL;
-    if ((r = cli_load_model(pos[0], tokenizer, &m)) != EXIT_OK) return r;
+    if ((r = cli_load_model(pos[0], tokenizer, budget, &m)) != EXIT_OK) return r;
     bs_model_info info;
     bs_model_get_info(m, &info);
     bs_session *s = NULL;

@@ -10,39 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads and tokenizes the whole file; *ids is malloc'd. */
-static int tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "bitstack: cannot open text file %s\n", path);
-        return EXIT_FAIL;
-    }
-    size_t cap = 1 << 20, len = 0, got;
-    char *text = malloc(cap);
-    while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *bigger = realloc(text, cap *= 2);
-            if (!bigger) free(text);
-            text = bigger;
-        }
-    }
-    fclose(f);
-    if (!text) return cli_fail(BS_ERR_NOMEM, "reading the text");
-    /* at most one token per byte, plus BOS and a dummy-prefix space */
-    int32_t max_tokens = len + 2 > INT32_MAX ? INT32_MAX : (int32_t)(len + 2);
-    *ids = malloc((size_t)max_tokens * sizeof **ids);
-    bs_status st = *ids ? bs_tokenize(m, text, len, BS_TOKENIZE_BOS, *ids, max_tokens, n) : BS_ERR_NOMEM;
-    free(text);
-    if (st != BS_OK) return cli_fail(st, "tokenize");
-    return EXIT_OK;
-}
-
 int cmd_ppl(int argc, char **argv) {
     const char *tokenizer = NULL, *text = NULL;
     int32_t ctx = 0, max_windows = 0, batch = 0, threads = 1;
     int json = 0;
+    const char *budget = NULL;
     const arg_opt opts[] = {
+        {"budget", ARG_STR, &budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0},
         {"text", ARG_STR, &text, "FILE", "UTF-8 text to score (required)", 0, 0},
         {"ctx", ARG_INT, &ctx, "N", "window length in tokens (default: the model's context)", 2, 1 << 24},
         {"max-windows", ARG_INT, &max_windows, "W", "score only the first W windows (default: all)", 0, 1e9},
@@ -64,14 +38,13 @@ int cmd_ppl(int argc, char **argv) {
         return EXIT_USAGE;
     }
     bs_model *m = NULL;
-    if ((r = cli_load_model(pos[0], tokenizer, &m)) != EXIT_OK) return r;
+    if ((r = cli_load_model(pos[0], tokenizer, budget, &m)) != EXIT_OK) return r;
     bs_model_info info;
     bs_model_get_info(m, &info);
     if (ctx == 0) ctx = info.seq_len;
     int32_t *ids = NULL, n = 0;
-    bs_session *s = NULL;
     double t0 = cli_now();
-    if ((r = tokenize_file(m, text, &ids, &n)) != EXIT_OK) goto done;
+    if ((r = cli_tokenize_file(m, text, &ids, &n)) != EXIT_OK) goto done;
     double t_tok = cli_now() - t0;
     int32_t windows = n / ctx;
     if (max_windows > 0 && windows > max_windows) windows = max_windows;
@@ -80,25 +53,10 @@ int cmd_ppl(int argc, char **argv) {
         r = EXIT_FAIL;
         goto done;
     }
-    bs_session_options so = {.ctx = ctx, .max_batch = batch, .n_threads = threads};
-    bs_status st = bs_session_create(m, &so, &s);
-    if (st != BS_OK) {
-        r = cli_fail(st, "session");
-        goto done;
-    }
-    double sum_mean = 0.0;
     t0 = cli_now();
-    for (int32_t w = 0; w < windows; w++) {
-        double nll = 0.0;
-        bs_session_reset(s);
-        if ((st = bs_session_eval_nll(s, ids + (size_t)w * ctx, ctx, &nll)) != BS_OK) {
-            r = cli_fail(st, "evaluation");
-            goto done;
-        }
-        sum_mean += nll / (ctx - 1);
-        cli_progress("perplexity", (uint64_t)w + 1, (uint64_t)windows);
-    }
-    double secs = cli_now() - t0, mean = sum_mean / windows, ppl = exp(mean);
+    double mean = 0.0;
+    if ((r = cli_eval_windows(m, ids, windows, ctx, batch, threads, &mean)) != EXIT_OK) goto done;
+    double secs = cli_now() - t0, ppl = exp(mean);
     if (json)
         printf("{\"ppl\": %.6f, \"nll\": %.6f, \"tokens\": %d, \"windows\": %d, \"ctx\": %d, "
                "\"scored_tokens\": %lld, \"tokenize_s\": %.3f, \"eval_s\": %.3f, \"tok_per_s\": %.1f}\n",
@@ -110,7 +68,6 @@ int cmd_ppl(int argc, char **argv) {
                ppl, mean, windows, ctx, n, t_tok, (double)windows * ctx / secs);
 done:
     free(ids);
-    bs_session_free(s);
     bs_model_free(m);
     return r;
 }

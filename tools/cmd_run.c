@@ -9,7 +9,9 @@ int cmd_run(int argc, char **argv) {
     int32_t steps = 256, top_k = 0, ctx = 0, threads = 1;
     float temperature = 1.0f, top_p = 0.9f;
     uint64_t seed = 42;
+    const char *budget = NULL;
     const arg_opt opts[] = {
+        {"budget", ARG_STR, &budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
         {"prompt", ARG_STR, &prompt, "TEXT", "text to continue (default: start from BOS)", 0, 0},
         {"steps", ARG_INT, &steps, "N", "tokens to generate (default 256)", 1, 1e7},
@@ -30,7 +32,7 @@ int cmd_run(int argc, char **argv) {
     if (r >= 0) return r;
 
     bs_model *m = NULL;
-    if ((r = cli_load_model(pos[0], tokenizer, &m)) != EXIT_OK) return r;
+    if ((r = cli_load_model(pos[0], tokenizer, budget, &m)) != EXIT_OK) return r;
     bs_model_info info;
     bs_model_get_info(m, &info);
     bs_session *s = NULL;
@@ -62,6 +64,7 @@ int cmd_run(int argc, char **argv) {
     cli_gen_stats gs = {0};
     r = cli_generate(m, s, sm, ids, n, steps, stdout, &gs, NULL, NULL);
     printf("\n");
+    fflush(stdout);
     if (r == EXIT_OK) cli_print_speed(&gs, m, s);
 done:
     free(ids);

@@ -14,6 +14,9 @@ static const command commands[] = {
     {"chat", cmd_chat, "interactive chat over stdin (models with a chat template)"},
     {"ppl", cmd_ppl, "perplexity of a text file"},
     {"bench", cmd_bench, "prefill/decode speed against measured memory bandwidth"},
+    {"inspect", cmd_inspect, "header, metadata, sizes per level and stored perplexities of a .bstk"},
+    {"curve", cmd_curve, "perplexity against size of .bstk stacks, next to RTN baselines (CSV + SVG)"},
+    {"compress", cmd_compress, "compress a float model into a .bstk (every prefix is a model)"},
 };
 
 static void usage(FILE *f) {

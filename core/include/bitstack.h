@@ -99,6 +99,9 @@ typedef struct bs_load_options {
     /* .bstk only: weight bytes to load (resident section + the longest
        prefix of the stack that fits); 0: everything the file holds. */
     int64_t budget_bytes;
+    /* .bstk only: load the resident section alone (budget_bytes ignored);
+       grow it afterwards with bs_model_set_blocks. */
+    int32_t resident_only;
 } bs_load_options;
 
 /* Loads a model; the format is detected from the path and magic: a
@@ -160,7 +163,8 @@ BS_API bs_status bs_detokenize(const bs_model *model, int32_t prev,
                                int32_t id, char *buf, size_t cap,
                                size_t *len);
 
-/* 1 if id is a control token (BOS, EOS, <|im_end|>...) or end of turn. */
+/* 1 if id ends generation: EOS or an end-of-turn token of the model
+   (<|im_end|>, <|eot_id|>, ...). */
 BS_API int bs_token_is_eog(const bs_model *model, int32_t id);
 /* Token id of an exact special token text ("<|im_end|>"), or -1. */
 BS_API int32_t bs_token_find(const bs_model *model, const char *text);

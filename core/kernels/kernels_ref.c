@@ -96,12 +96,24 @@ static void matmul_by_rows(const bs_linear *l, const float *x, float *y, int n_t
     }
 }
 
+/* Row r of an AVD matrix into out; used by prefill, where one rebuilt row
+   serves every token of the batch. */
+static void matmul_by_rows(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                           float *scratch);
+
 /* The sign-matrix form of BITSTACK.md 3:
    y = sum_i sum_t A_i[:, t] * (S_i (B_i[t, :] * x)).
    scratch: rank * cols floats (u_t = B_i[t,:] * x) + cols (a sign row). */
 void bs_matmul_avd_ref(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                        float *scratch) {
     int32_t k = l->rank, cols = l->cols, rb = bs_row_bytes(cols);
+    /* a batch (prefill): rebuilding each row once costs rank * cols per
+       block, the same as one token's sign-form products, and serves all
+       tokens */
+    if (n_tok >= 4) {
+        matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
+        return;
+    }
     float *u = scratch, *sg = scratch + (size_t)k * cols;
     for (int tok = 0; tok < n_tok; tok++) {
         const float *xt = x + (int64_t)tok * cols;

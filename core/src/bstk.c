@@ -496,7 +496,7 @@ bs_status bs_import_bstk(bs_reader *r, bs_model *m, int64_t budget) {
     s->reader = *r;
     for (uint32_t i = 0; i < s->h.n_resident; i++) BS_TRY(load_entry(m, s, i));
     int64_t used = s->loaded_bytes;
-    for (uint32_t i = s->h.n_resident; i < s->n_avail; i++) {
+    for (uint32_t i = s->h.n_resident; i < s->n_avail && budget >= 0; i++) {
         if (budget > 0 && used + (int64_t)s->entries[i].size > budget) break;
         BS_TRY(load_entry(m, s, i));
         used += (int64_t)s->entries[i].size;

@@ -77,7 +77,7 @@ typedef struct bs_stack {
 } bs_stack;
 
 /* Reads the head and resident section of a .bstk and as many stack blocks
-   as budget allows (budget < 0: all the source holds; 0 also all). */
+   as budget allows (0: all the source holds; < 0: none). */
 bs_status bs_import_bstk(bs_reader *r, bs_model *m, int64_t budget);
 void bs_stack_free(bs_stack *s);
 

@@ -140,6 +140,7 @@ static int is_directory(const char *path) {
 }
 
 /* Picks the importer from the path and the first four bytes. */
+/* budget: .bstk weight bytes, 0 = all, -1 = the resident section only */
 static bs_status import_any(const char *path, int64_t budget, bs_model *m) {
     if (is_directory(path)) return bs_import_hf(path, m);
     bs_reader r;
@@ -168,7 +169,7 @@ bs_status bs_model_load(const char *path, const bs_load_options *opts, bs_model 
         free(m);
         return bs_fail(BS_ERR_INVALID_ARG, "negative budget");
     }
-    bs_status st = import_any(path, opts ? opts->budget_bytes : 0, m);
+    bs_status st = import_any(path, !opts ? 0 : opts->resident_only ? -1 : opts->budget_bytes, m);
     if (st == BS_OK && opts && opts->tokenizer_path) {
         bs_reader r;
         st = bs_reader_open_file(&r, opts->tokenizer_path);

@@ -9,6 +9,16 @@
  *     byte tokens as "<0xAB>" with type BS_TOKTYPE_BYTE;
  *   - BPE: GPT-2 byte-to-unicode text ("Ġ" for the space byte), with merges
  *     in rank order.
+ *
+ * Special tokens (types CONTROL and USER_DEFINED) are matched in the text
+ * only with BS_TOKENIZE_SPECIAL, longest first; the text between them is
+ * encoded normally, and for SPM each such fragment gets the dummy "▁" (as
+ * the Hugging Face Prepend normalizer and llama.cpp do). Decoding drops that
+ * space again at the start (prev < 0), after BOS and after a special token,
+ * so decode(encode(s)) == s for SPM (with every U+2581 in s read as ' ') and
+ * byte-level BPE alike. CONTROL/USER_DEFINED/UNKNOWN tokens decode to their
+ * text. bs_tokenizer_set_bos_eos and bs_tokenizer_add_eog may also be called
+ * after finalize, before the tokenizer is shared.
  */
 #ifndef BS_TOKENIZER_H
 #define BS_TOKENIZER_H
@@ -53,6 +63,9 @@ bs_status bs_tokenizer_add_eog(bs_tokenizer *t, int32_t id);
 void bs_tokenizer_set_pretok(bs_tokenizer *t, bs_pretok pre);
 /* SPM: whether a "▁" is prepended to the text (default 1). */
 void bs_tokenizer_set_add_space_prefix(bs_tokenizer *t, int on);
+/* BPE: a pre-tokenized word that is itself a token is taken whole instead
+   of merged (Hugging Face ignore_merges; Llama 3). Default 0. */
+void bs_tokenizer_set_ignore_merges(bs_tokenizer *t, int on);
 /* Builds lookup tables and validates; required before encode/decode. */
 bs_status bs_tokenizer_finalize(bs_tokenizer *t);
 
@@ -86,8 +99,9 @@ int32_t bs_tokenizer_find(const bs_tokenizer *t, const char *piece,
 
 /* Loaders of tokenizer files. */
 /* llama2.c tokenizer.bin (max_token_length, then per token: f32 score,
-   i32 length, bytes). vocab_size comes from the model header. BOS=1,
-   EOS=2, ids 3..258 are <0xXX> byte tokens when present. */
+   i32 length, bytes). vocab_size comes from the model header (0: as many
+   tokens as the file holds). BOS=1, EOS=2, ids 3..258 are <0xXX> byte
+   tokens when present. */
 bs_status bs_tokenizer_load_llama2c(bs_reader *r, int32_t vocab_size,
                                     bs_tokenizer **out);
 /* Hugging Face tokenizer.json (model BPE; byte-level, or SentencePiece-

@@ -23,4 +23,12 @@ expect_exit 0 "$BS" run "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" -
 a=$(cat "$TMP/out")
 expect_exit 0 "$BS" run "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" --steps 40 --seed 5
 expect_stdout_eq "$a"
+# the same perplexity through the three files
+TEXT="$SHARED/corpora/tinystories/tinystories_val_head.txt"
+for f in stories260K.bin stories260K_v1export.bin stories260K.gguf; do
+  expect_exit 0 "$BS" ppl "$S260/$f" --tokenizer "$S260/tok512.bin" --text "$TEXT" --ctx 512 --max-windows 8 --json
+  grep -o '"ppl": [0-9.]*' "$TMP/out" >>"$TMP/ppls"
+done
+CHECKS=$((CHECKS + 1))
+[ "$(sort -u "$TMP/ppls" | wc -l)" == 1 ] || fail "ppl differs between formats: $(cat "$TMP/ppls")"
 finish

@@ -1,0 +1,438 @@
+/* compress.c - the compressor's pipeline (see compress.h): matrices,
+ * decomposition in parallel, reconstruction for evaluation, and the file. */
+#include "compress_internal.h"
+
+#include "bstk_write.h"
+#include "decompose.h"
+#include "half.h"
+#include "linear.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bs_compress_params bs_compress_default_params(void) {
+    bs_compress_params p;
+    memset(&p, 0, sizeof p);
+    p.method = BS_METHOD_AVD;
+    p.blocks = 16;
+    p.group = 64;
+    p.scaling = 1;
+    p.sort = BS_SORT_EXACT;
+    p.calib_windows = 16;
+    p.sort_windows = 4;
+    p.ctx = 256;
+    p.threads = 2;
+    p.seed = 1;
+    p.stack_embeddings = 0;
+    return p;
+}
+
+int32_t bs_auto_rank(int32_t rows, int32_t cols) {
+    int64_t k = (int64_t)rows * cols / (128 * ((int64_t)rows + cols));
+    return (int32_t)(k < 2 ? 2 : k > 16 ? 16 : k);
+}
+
+/* ---- matrices -------------------------------------------------------------- */
+
+static bs_status init_matrix(cm_job *j, cm_matrix *x, bs_linear *lin, int32_t role, int32_t layer,
+                             const float *act, uint64_t index) {
+    const bs_compress_params *p = j->p;
+    x->lin = lin;
+    x->role = role;
+    x->layer = layer;
+    x->kind = p->method == BS_METHOD_AVD ? BS_LIN_AVD : BS_LIN_PLANES;
+    x->rank = p->method != BS_METHOD_AVD ? 0
+              : p->rank                  ? BS_MIN(p->rank, BS_MIN(lin->rows, lin->cols))
+                                         : bs_auto_rank(lin->rows, lin->cols);
+    x->group = p->method == BS_METHOD_PLANES ? BS_MIN(p->group, lin->cols) : 0;
+    x->n_levels = p->blocks;
+    x->act = act;
+    x->seed = p->seed * 0x9E3779B97F4A7C15ull + index * 0xD1B54A32D192ED03ull;
+    x->payload = bs_calloc((size_t)x->n_levels, sizeof *x->payload);
+    x->size = bs_calloc((size_t)x->n_levels, sizeof *x->size);
+    x->err = bs_calloc((size_t)x->n_levels + 1, sizeof *x->err);
+    return x->payload && x->size && x->err ? BS_OK : BS_ERR_NOMEM;
+}
+
+/* The 7 linear maps of every layer, then, when stacked, the token table
+   (which a tied model also uses as its output) and an untied output. */
+static bs_status add_matrices(cm_job *j) {
+    const bs_config *c = &j->m->cfg;
+    int32_t n_tables = j->p->stack_embeddings ? (c->tied ? 1 : 2) : 0;
+    j->n_mats = 7 * c->n_layers + n_tables;
+    j->mats = bs_calloc((size_t)j->n_mats, sizeof *j->mats);
+    if (!j->mats) return BS_ERR_NOMEM;
+    static const int site_of[7] = {0, 0, 0, 1, 2, 2, 3}; /* q k v o gate up down */
+    for (int32_t li = 0; li < c->n_layers; li++)
+        for (int k = 0; k < 7; k++) {
+            const float *act = j->stats.rms[site_of[k]] + (size_t)li * j->stats.dims[site_of[k]];
+            BS_TRY(init_matrix(j, &j->mats[li * 7 + k], bs_layer_linear(&j->m->layers[li], k), BSTK_ROLE_Q + k, li,
+                               act, (uint64_t)(li * 7 + k)));
+        }
+    int32_t i = 7 * c->n_layers;
+    if (n_tables > 0) BS_TRY(init_matrix(j, &j->mats[i], &j->m->embed, BSTK_ROLE_TOKEN_EMBD, 0, NULL, (uint64_t)i));
+    if (n_tables > 1) BS_TRY(init_matrix(j, &j->mats[i + 1], &j->m->lm_head, BSTK_ROLE_OUTPUT, 0, NULL, (uint64_t)i + 1));
+    return BS_OK;
+}
+
+static void free_matrices(cm_job *j) {
+    for (int32_t i = 0; j->mats && i < j->n_mats; i++) {
+        for (int32_t b = 0; j->mats[i].payload && b < j->mats[i].n_levels; b++) free(j->mats[i].payload[b]);
+        free(j->mats[i].payload);
+        free(j->mats[i].size);
+        free(j->mats[i].err);
+    }
+    free(j->mats);
+}
+
+/* A view of matrix x's first `level` payloads as a runtime bs_linear;
+   avd / planes: caller storage for up to 64 levels. */
+static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, const uint8_t **planes) {
+    const bs_linear *l = x->lin;
+    bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes};
+    for (int32_t b = 0; b < level; b++) {
+        uint16_t *a16 = (uint16_t *)x->payload[b];
+        avd[b].a = a16;
+        avd[b].b = a16 + (size_t)l->rows * x->rank;
+        avd[b].signs = x->payload[b] + 2ull * x->rank * ((uint64_t)l->rows + l->cols);
+        planes[b] = x->payload[b];
+    }
+    if (x->kind == BS_LIN_PLANES) {
+        v.scales = (const uint16_t *)x->payload[0];
+        planes[0] = x->payload[0] + 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
+    }
+    return v;
+}
+
+/* Activation-weighted squared error of the runtime's reconstruction of the
+   first `level` payloads against W (row holds one row). */
+static double level_err(const cm_matrix *x, int32_t level, float *row) {
+    bs_avd_block avd[64];
+    const uint8_t *planes[64];
+    bs_linear v = view(x, level, avd, planes);
+    double e = 0.0;
+    for (int32_t r = 0; r < v.rows; r++) {
+        bs_linear_row(&v, r, row);
+        for (int32_t c = 0; c < v.cols; c++) {
+            double d = ((double)x->lin->w[(size_t)r * v.cols + c] - row[c]) * (x->act ? x->act[c] : 1.0f);
+            e += d * d;
+        }
+    }
+    return e;
+}
+
+static uint8_t *alloc_level(cm_matrix *x, int32_t b, uint64_t size) {
+    x->size[b] = size;
+    return x->payload[b] = bs_calloc((size_t)size, 1);
+}
+
+/* AVD: niter steps on the f32 residual (BITSTACK.md 3). */
+static bs_status decompose_avd(cm_matrix *x, float *R) {
+    const bs_linear *l = x->lin;
+    uint64_t ab = 2ull * x->rank * ((uint64_t)l->rows + l->cols), signs = (uint64_t)l->rows * bs_row_bytes(l->cols);
+    memcpy(R, l->w, (size_t)l->rows * l->cols * sizeof(float));
+    for (int32_t b = 0; b < x->n_levels; b++) {
+        uint8_t *p = alloc_level(x, b, ab + signs);
+        if (!p) return BS_ERR_NOMEM;
+        uint16_t *a16 = (uint16_t *)p, *b16 = a16 + (size_t)l->rows * x->rank;
+        BS_TRY(bs_avd_step(R, l->rows, l->cols, x->rank, x->seed + (uint64_t)b, p + ab, a16, b16));
+    }
+    return BS_OK;
+}
+
+/* Planes: scales, then every plane decided exactly from W. */
+static bs_status decompose_planes(cm_matrix *x) {
+    const bs_linear *l = x->lin;
+    uint64_t scale_bytes = 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
+    uint64_t signs = (uint64_t)l->rows * bs_row_bytes(l->cols);
+    uint8_t *planes[BS_PLANES_MAX];
+    for (int32_t b = 0; b < x->n_levels; b++) {
+        uint8_t *p = alloc_level(x, b, (b == 0 ? scale_bytes : 0) + signs);
+        if (!p) return BS_ERR_NOMEM;
+        planes[b] = p + (b == 0 ? scale_bytes : 0);
+    }
+    uint16_t *scales = (uint16_t *)x->payload[0];
+    BS_TRY(bs_planes_scales(l->w, l->rows, l->cols, x->group, scales));
+    return bs_planes_encode(l->w, l->rows, l->cols, x->group, scales, x->n_levels, planes, NULL);
+}
+
+/* Decomposes one matrix into its levels (FORMAT.md payloads) and measures
+   the error after each level for the fast sort. */
+static bs_status decompose(cm_matrix *x) {
+    const bs_linear *l = x->lin;
+    float *R = bs_malloc((size_t)l->rows * l->cols, sizeof(float));
+    if (!R) return BS_ERR_NOMEM;
+    bs_status st = x->kind == BS_LIN_AVD ? decompose_avd(x, R) : decompose_planes(x);
+    for (int32_t b = 0; b <= x->n_levels && st == BS_OK; b++) x->err[b] = level_err(x, b, R);
+    free(R);
+    return st;
+}
+
+typedef struct {
+    cm_job *j;
+    pthread_mutex_t lock;
+    int32_t next, done;
+    bs_status status;
+} decompose_work;
+
+static void *decompose_worker(void *arg) {
+    decompose_work *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int32_t i = w->status == BS_OK ? w->next++ : w->j->n_mats;
+        pthread_mutex_unlock(&w->lock);
+        if (i >= w->j->n_mats) return NULL;
+        bs_status st = decompose(&w->j->mats[i]);
+        pthread_mutex_lock(&w->lock);
+        if (st != BS_OK && w->status == BS_OK) w->status = st;
+        w->done++;
+        if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, "decompose", (uint64_t)w->done, (uint64_t)w->j->n_mats);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+/* Matrices are independent, so the result does not depend on threads. */
+static bs_status decompose_all(cm_job *j) {
+    decompose_work w = {j, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK};
+    int32_t n = BS_MAX(1, BS_MIN(j->p->threads, 64));
+    pthread_t th[64];
+    int32_t started = 0;
+    for (int32_t t = 1; t < n; t++)
+        if (pthread_create(&th[started], NULL, decompose_worker, &w) == 0) started++;
+    decompose_worker(&w);
+    for (int32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+    return w.status;
+}
+
+/* ---- reconstruction and evaluation ----------------------------------------- */
+
+void cm_reconstruct(cm_job *j, int32_t i, int32_t level) {
+    cm_matrix *x = &j->mats[i];
+    bs_avd_block avd[64];
+    const uint8_t *planes[64];
+    bs_linear v = view(x, level, avd, planes);
+    for (int32_t r = 0; r < v.rows; r++) bs_linear_row(&v, r, x->lin->w + (size_t)r * v.cols);
+}
+
+bs_status cm_eval(cm_job *j, double *nll) {
+    double sum = 0.0;
+    int32_t ctx = j->p->ctx;
+    for (int32_t w = 0; w < j->sort_windows; w++) {
+        double s = 0.0;
+        bs_session_reset(j->sess);
+        BS_TRY(bs_session_eval_nll(j->sess, j->sort_tokens + (size_t)w * ctx, ctx, &s));
+        sum += s / (ctx - 1);
+    }
+    *nll = sum / j->sort_windows;
+    return BS_OK;
+}
+
+/* ---- the file ----------------------------------------------------------------- */
+
+/* Tensor table + payload list in file order; buffers it allocates go to
+   owned[] for the caller to free. */
+typedef struct {
+    bstk_tensor *tensors;
+    bstk_payload *payloads;
+    uint32_t n_tensors, n_payloads, n_resident;
+    void *owned[4];      /* converted f16 tables */
+    int n_owned;
+} file_plan;
+
+static const void *own(file_plan *f, void *p) {
+    if (p && f->n_owned < (int)(sizeof f->owned / sizeof f->owned[0])) f->owned[f->n_owned++] = p;
+    return p;
+}
+
+static void plan_plain(file_plan *f, int role, int layer, const float *w, uint32_t rows, uint32_t cols, int f16) {
+    uint32_t t = f->n_tensors++;
+    f->tensors[t] = (bstk_tensor){(uint16_t)role, (uint16_t)layer, (uint8_t)(f16 ? BS_LIN_F16 : BS_LIN_F32),
+                                  rows, cols, 0, 0, 1};
+    const void *data = w;
+    uint64_t size = (uint64_t)rows * cols * 4;
+    if (f16) {
+        uint16_t *h = malloc((size_t)rows * cols * 2 + 1);
+        for (size_t i = 0; h && i < (size_t)rows * cols; i++) h[i] = bs_f32_to_f16(w[i]);
+        data = own(f, h);
+        size = (uint64_t)rows * cols * 2;
+    }
+    f->payloads[f->n_payloads++] = (bstk_payload){t, 0, data, size};
+}
+
+static void plan_stacked(file_plan *f, const cm_matrix *x, uint32_t *tensor_of_mat) {
+    uint32_t t = f->n_tensors++;
+    *tensor_of_mat = t;
+    f->tensors[t] = (bstk_tensor){(uint16_t)x->role, (uint16_t)x->layer, (uint8_t)x->kind, (uint32_t)x->lin->rows,
+                                  (uint32_t)x->lin->cols, (uint32_t)x->rank, (uint32_t)x->group, (uint32_t)x->n_levels};
+    f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
+}
+
+static bs_status plan_file(cm_job *j, file_plan *f) {
+    const bs_config *c = &j->m->cfg;
+    uint32_t max_t = 3 + 9 * (uint32_t)c->n_layers;
+    f->tensors = bs_calloc(max_t, sizeof *f->tensors);
+    f->payloads = bs_calloc(max_t + (size_t)j->n_blocks, sizeof *f->payloads);
+    uint32_t *tensor_of = bs_calloc((size_t)j->n_mats, sizeof *tensor_of);
+    int32_t *next = bs_calloc((size_t)j->n_mats, sizeof *next);
+    bs_status st = f->tensors && f->payloads && tensor_of && next ? BS_OK : BS_ERR_NOMEM;
+    int32_t n_linear = 7 * c->n_layers;
+    if (st == BS_OK) {
+        if (j->n_mats > n_linear) plan_stacked(f, &j->mats[n_linear], &tensor_of[n_linear]);
+        else plan_plain(f, BSTK_ROLE_TOKEN_EMBD, 0, j->m->tok_embd, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
+        if (j->n_mats > n_linear + 1) plan_stacked(f, &j->mats[n_linear + 1], &tensor_of[n_linear + 1]);
+        else if (!c->tied)
+            plan_plain(f, BSTK_ROLE_OUTPUT, 0, j->m->lm_head.w, (uint32_t)c->vocab_size, (uint32_t)c->dim, 1);
+        plan_plain(f, BSTK_ROLE_OUTPUT_NORM, 0, j->m->out_norm, 1, (uint32_t)c->dim, 0);
+        for (int32_t li = 0; li < c->n_layers; li++) {
+            plan_plain(f, BSTK_ROLE_ATTN_NORM, li, j->m->layers[li].attn_norm, 1, (uint32_t)c->dim, 0);
+            plan_plain(f, BSTK_ROLE_FFN_NORM, li, j->m->layers[li].ffn_norm, 1, (uint32_t)c->dim, 0);
+            for (int k = 0; k < 7; k++) plan_stacked(f, &j->mats[li * 7 + k], &tensor_of[li * 7 + k]);
+        }
+        f->n_resident = f->n_payloads;
+        for (int32_t i = 0; i < j->n_mats; i++) next[i] = 1;
+        for (int32_t b = 0; b < j->n_blocks; b++) {
+            int32_t i = j->order[b], level = next[i]++;
+            f->payloads[f->n_payloads++] = (bstk_payload){tensor_of[i], (uint32_t)level, j->mats[i].payload[level],
+                                                          j->mats[i].size[level]};
+        }
+        for (int i = 0; i < f->n_owned; i++)
+            if (!f->owned[i]) st = BS_ERR_NOMEM;
+    }
+    free(next);
+    free(tensor_of);
+    return st;
+}
+
+static void plan_free(file_plan *f) {
+    for (int i = 0; i < f->n_owned; i++) free(f->owned[i]);
+    free(f->tensors);
+    free(f->payloads);
+}
+
+static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compress_report *r) {
+    const bs_compress_params *p = j->p;
+    bstk_meta_model(b, j->m);
+    bstk_meta_string(b, "compress.method", p->method == BS_METHOD_AVD ? "avd" : "planes",
+                     p->method == BS_METHOD_AVD ? 3 : 6);
+    bstk_meta_u32(b, "compress.blocks", (uint32_t)p->blocks);
+    if (p->method == BS_METHOD_AVD) {
+        bstk_meta_string(b, "compress.rank_rule", p->rank ? "fixed" : "auto", p->rank ? 5 : 4);
+        bstk_meta_u32(b, "compress.rank", (uint32_t)p->rank);
+    } else {
+        bstk_meta_u32(b, "compress.group", (uint32_t)p->group);
+    }
+    bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
+    bstk_meta_u32(b, "compress.embeddings", (uint32_t)p->stack_embeddings);
+    bstk_meta_string(b, "compress.sort", p->sort == BS_SORT_EXACT ? "exact" : "fast", 5 - (p->sort != BS_SORT_EXACT));
+    bstk_meta_string(b, "compress.order", p->order == BS_ORDER_BYTE ? "byte" : "level", 4 + (p->order != BS_ORDER_BYTE));
+    if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));
+    bstk_meta_u32(b, "compress.calib.windows", (uint32_t)p->calib_windows);
+    bstk_meta_u32(b, "compress.calib.ctx", (uint32_t)p->ctx);
+    bstk_meta_u64(b, "compress.calib.tokens", (uint64_t)(p->calib_windows + p->sort_windows) * (uint64_t)p->ctx);
+    if (p->source_name) bstk_meta_string(b, "compress.source", p->source_name, strlen(p->source_name));
+    bstk_meta_array(b, "curve.blocks", BS_META_U64, r->curve_blocks, (uint64_t)r->n_curve);
+    bstk_meta_array(b, "curve.bytes", BS_META_U64, r->curve_bytes, (uint64_t)r->n_curve);
+    bstk_meta_array(b, "curve.ppl", BS_META_F32, r->curve_ppl, (uint64_t)r->n_curve);
+    bstk_meta_string(b, "curve.text", "calibration text, held-out windows", 34);
+    bstk_meta_u32(b, "curve.ctx", (uint32_t)p->ctx);
+    bstk_meta_u32(b, "curve.windows", (uint32_t)j->sort_windows);
+    bstk_meta_f32(b, "curve.float_ppl", (float)r->float_ppl);
+}
+
+static bs_status write_file(cm_job *j, const char *path, const bs_compress_report *r) {
+    file_plan f;
+    memset(&f, 0, sizeof f);
+    bstk_meta_builder b;
+    memset(&b, 0, sizeof b);
+    uint8_t *meta = NULL;
+    uint64_t meta_size = 0;
+    meta_compress(&b, j, r);
+    bs_status st = bstk_meta_finish(&b, &meta, &meta_size);
+    if (st == BS_OK) st = plan_file(j, &f);
+    if (st == BS_OK)
+        st = bstk_write_file(path, meta, meta_size, f.tensors, f.n_tensors, f.payloads, f.n_payloads, f.n_resident);
+    free(b.buf);
+    free(meta);
+    plan_free(&f);
+    return st;
+}
+
+/* ---- the pipeline ------------------------------------------------------------ */
+
+static bs_status check_params(const bs_model *m, const bs_compress_params *p, int64_t n_tokens) {
+    if (m->stack || m->cfg.n_layers <= 0 || !m->tok_embd)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: the input must be a float model (not a .bstk)");
+    if (p->method != BS_METHOD_AVD && p->method != BS_METHOD_PLANES)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: unknown method");
+    int32_t max_levels = p->method == BS_METHOD_PLANES ? 12 : 64;
+    if (p->blocks < 1 || p->blocks > max_levels)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: %d blocks per matrix (1..%d for this method)", p->blocks,
+                       max_levels);
+    if (p->rank < 0 || p->rank > 4096 || p->group < 1 || p->group > 65536 || p->ctx < 2 || p->ctx > m->cfg.seq_len ||
+        p->calib_windows < 1 || p->sort_windows < 1)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: rank %d, group %d, ctx %d (model context %d), windows %d+%d",
+                       p->rank, p->group, p->ctx, m->cfg.seq_len, p->calib_windows, p->sort_windows);
+    int64_t need = (int64_t)(p->calib_windows + p->sort_windows) * p->ctx;
+    if (n_tokens < need)
+        return bs_fail(BS_ERR_RANGE,
+                       "compress: the calibration text has %lld tokens; %d + %d windows of %d need %lld "
+                       "(use a longer text or fewer/shorter windows)",
+                       (long long)n_tokens, p->calib_windows, p->sort_windows, p->ctx, (long long)need);
+    for (int32_t li = 0; li < m->cfg.n_layers; li++)
+        for (int k = 0; k < 7; k++) {
+            const bs_linear *l = bs_layer_linear(&m->layers[li], k);
+            for (size_t i = 0; i < (size_t)l->rows * l->cols; i++)
+                if (!isfinite(l->w[i]))
+                    return bs_fail(BS_ERR_FORMAT, "compress: layer %d %s weight %zu is not finite", li,
+                                   bs_linear_names[k], i);
+        }
+    return BS_OK;
+}
+
+static double since(double *t0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec, d = now - *t0;
+    *t0 = now;
+    return d;
+}
+
+bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, const bs_compress_params *p,
+                      const char *out_path, bs_compress_report *r) {
+    memset(r, 0, sizeof *r);
+    BS_TRY(check_params(m, p, n_tokens));
+    cm_job j;
+    memset(&j, 0, sizeof j);
+    j.m = m;
+    j.p = p;
+    j.sort_tokens = tokens + (size_t)p->calib_windows * p->ctx;
+    j.sort_windows = p->sort_windows;
+    bs_session_options so = {.ctx = p->ctx};
+    double t0 = 0;
+    since(&t0);
+    bs_status st = bs_session_create(m, &so, &j.sess);
+    double nll = 0.0;
+    if (st == BS_OK) st = cm_eval(&j, &nll);
+    r->float_ppl = exp(nll);
+    if (st == BS_OK) st = cm_collect_stats(&j, tokens, p->calib_windows);
+    if (st == BS_OK && p->scaling) cm_fold_scales(&j);
+    r->seconds_stats = since(&t0);
+    if (st == BS_OK) st = add_matrices(&j);
+    if (st == BS_OK) st = decompose_all(&j);
+    r->seconds_decompose = since(&t0);
+    if (st == BS_OK) st = cm_sort(&j);
+    r->seconds_sort = since(&t0);
+    if (st == BS_OK) st = cm_curve(&j, r);
+    r->seconds_curve = since(&t0);
+    r->n_matrices = j.n_mats;
+    r->n_blocks = j.n_blocks;
+    if (st == BS_OK) st = write_file(&j, out_path, r);
+    free(j.order);
+    free_matrices(&j);
+    cm_stats_free(&j.stats);
+    bs_session_free(j.sess);
+    return st;
+}
