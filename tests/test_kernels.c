@@ -9,7 +9,7 @@
  * Coverage: dot_f32 for n = 0..600; matmul of kinds F32, F16, PLANES (0 to
  * 12 planes, groups 1, 7, 12, 32, 64 and cols) and AVD (ranks 1, 3, 8, 9,
  * 17; 1 to 4 blocks) for cols 1, 7, 8, 9, 63, 64, 65, 172, 577, rows 1, 3,
- * 17, n_tok 1, 2, 5, 64, sub-ranges [r0, r1) of the rows, pointers offset
+ * 17, n_tok 1 to 5 and 64, sub-ranges [r0, r1) of the rows, pointers offset
  * by one element, and values that are large, tiny, subnormal, +-0 and of
  * mixed signs (no NaN or infinity: only finite results have a unique bit
  * pattern); binary16 inputs take every finite bit pattern.
@@ -94,7 +94,7 @@ static void test_dot(void) {
 
 static const int COLS[] = {1, 7, 8, 9, 63, 64, 65, 172, 577};
 static const int ROWS[] = {1, 3, 17};
-static const int NTOK[] = {1, 2, 5, 64};
+static const int NTOK[] = {1, 2, 3, 4, 5, 64};
 #define N_OF(a) (int)(sizeof a / sizeof a[0])
 
 /* Runs matmul rows [r0, r1) with every variant and compares y (all of it:

@@ -29,9 +29,14 @@ typedef struct bs_kernels {
     bs_linear_fn matmul[4];   /* indexed by bs_lin_kind                  */
 } bs_kernels;
 
-/* Rows of cols floats that the F16 and PLANES kernels may rebuild at once
-   in their scratch (bs_linear_scratch() provides this many). */
+/* Rows of cols floats that the F16, PLANES and AVD kernels may rebuild at
+   once in their scratch (bs_linear_scratch() provides this many). */
 #define BS_KERNEL_SCRATCH_ROWS 4
+
+/* AVD matmul with at least this many tokens rebuilds each row of W and
+   dots it with every token; with fewer it uses the sign-matrix form. The
+   two round differently, so the switch point is part of the contract. */
+#define BS_AVD_ROWS_MIN_TOK 4
 
 /* The scalar reference: always built, the truth for every other variant. */
 const bs_kernels *bs_kernels_ref(void);

@@ -246,22 +246,29 @@ static void planes_row(const bs_linear *l, int32_t r, float *out) {
 }
 
 /* Rebuilds PRE_R rows at a time into scratch (PRE_R * cols floats, within
-   BS_KERNEL_SCRATCH_ROWS), then the dense f32 blocks over every token: the
-   rebuild is paid once per row per call, whatever n_tok. */
-static void matmul_planes(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
-                          float *scratch) {
+   BS_KERNEL_SCRATCH_ROWS) with row(), then the dense f32 blocks over every
+   token: each row is rebuilt once per call, whatever n_tok. */
+typedef void (*row_fn)(const bs_linear *l, int32_t r, float *out);
+
+static void by_rows(const bs_linear *l, row_fn row, const float *x, float *y, int n_tok, int r0, int r1,
+                    float *scratch) {
     int cols = l->cols, rows = l->rows, r = r0;
     for (; r + PRE_R <= r1; r += PRE_R) {
-        for (int i = 0; i < PRE_R; i++) planes_row(l, r + i, scratch + (size_t)i * cols);
+        for (int i = 0; i < PRE_R; i++) row(l, r + i, scratch + (size_t)i * cols);
         if (n_tok == 1)
             block(scratch, 0, cols, x, cols, y + r, rows, cols, PRE_R, 1);
         else
             rows_all_tokens(scratch, 0, cols, x, y + r, n_tok, rows, cols, PRE_R);
     }
     for (; r < r1; r++) {
-        planes_row(l, r, scratch);
+        row(l, r, scratch);
         rows_all_tokens(scratch, 0, cols, x, y + r, n_tok, rows, cols, 1);
     }
+}
+
+static void matmul_planes(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                          float *scratch) {
+    by_rows(l, planes_row, x, y, n_tok, r0, r1, scratch);
 }
 
 /* ---- AVD (sign x low rank) --------------------------------------------- */
@@ -295,6 +302,53 @@ static void sign_dots(const float *u, const float *sg, int cols, int n, float *z
     }
 }
 
+/* m = sum over t < k, in t order, of a_t * b[t][j .. j + 8 * NB), for NB
+   blocks of 8 columns (NB independent add chains). */
+BS_INLINE void avd_sums(const uint16_t *a, const uint16_t *b, int64_t ldb, int k, int j, __m256 *m,
+                        int NB) {
+    for (int q = 0; q < NB; q++) m[q] = _mm256_setzero_ps();
+    for (int t = 0; t < k; t++) {
+        __m256 at = _mm256_set1_ps(bs_f16_to_f32(a[t]));
+        for (int q = 0; q < NB; q++)
+            m[q] = _mm256_add_ps(m[q], _mm256_mul_ps(at, load_w(b + t * ldb, 1, j + 8 * q)));
+    }
+}
+
+/* out[j .. j + 8) += (sign bit ? m : -m), the bits of byte `bits`. */
+BS_INLINE void add_signed(float *out, __m256 m, uint8_t bits) {
+    const __m256i bit = _mm256_setr_epi32(0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1);
+    __m256i clear = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(bits), bit), _mm256_setzero_si256());
+    __m256 flip = _mm256_and_ps(_mm256_castsi256_ps(clear), _mm256_set1_ps(-0.0f)); /* -m: flip the sign */
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), _mm256_xor_ps(m, flip)));
+}
+
+/* Row r of an AVD matrix into out, as row_avd in kernels_ref.c: per block,
+   m_j = sum over t of A[r][t] * B[t][j] (t in order), out_j += +-m_j. */
+static void avd_row(const bs_linear *l, int32_t r, float *out) {
+    int32_t k = l->rank, cols = l->cols, rb = bs_row_bytes(cols);
+    memset(out, 0, (size_t)cols * sizeof(float));
+    for (int i = 0; i < l->n_blocks; i++) {
+        const bs_avd_block *b = &l->avd[i];
+        const uint16_t *a = b->a + (int64_t)r * k;
+        const uint8_t *sg = b->signs + (int64_t)r * rb;
+        int j = 0;
+        __m256 m[4];
+        for (; j + 32 <= cols; j += 32) {
+            avd_sums(a, b->b, cols, k, j, m, 4);
+            for (int q = 0; q < 4; q++) add_signed(out + j + 8 * q, m[q], sg[(j >> 3) + q]);
+        }
+        for (; j + 8 <= cols; j += 8) {
+            avd_sums(a, b->b, cols, k, j, m, 1);
+            add_signed(out + j, m[0], sg[j >> 3]);
+        }
+        for (; j < cols; j++) {
+            float s = 0.0f;
+            for (int t = 0; t < k; t++) s += bs_f16_to_f32(a[t]) * bs_f16_to_f32(b->b[(int64_t)t * cols + j]);
+            out[j] += (sg[j >> 3] >> (7 - (j & 7))) & 1 ? s : -s;
+        }
+    }
+}
+
 /* bs_matmul_avd_ref's loops and roundings, vectorised inside:
    y = sum_i sum_t A_i[:, t] * (S_i (B_i[t, :] * x)). u_t = B_i[t,:] * x
    elementwise (F16C widening, one rounding, as the reference), then per
@@ -303,6 +357,10 @@ static void sign_dots(const float *u, const float *sg, int cols, int n, float *z
 static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                        float *scratch) {
     int32_t k = l->rank, cols = l->cols, rb = bs_row_bytes(cols);
+    if (n_tok >= BS_AVD_ROWS_MIN_TOK) { /* batches: rebuilt rows, as the reference */
+        by_rows(l, avd_row, x, y, n_tok, r0, r1, scratch);
+        return;
+    }
     float *u = scratch, *sg = scratch + (size_t)k * cols;
     for (int tok = 0; tok < n_tok; tok++) {
         const float *xt = x + (int64_t)tok * cols;

@@ -110,7 +110,7 @@ void bs_matmul_avd_ref(const bs_linear *l, const float *x, float *y, int n_tok, 
     /* a batch (prefill): rebuilding each row once costs rank * cols per
        block, the same as one token's sign-form products, and serves all
        tokens */
-    if (n_tok >= 4) {
+    if (n_tok >= BS_AVD_ROWS_MIN_TOK) {
         matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
         return;
     }

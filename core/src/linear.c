@@ -4,7 +4,7 @@
 size_t bs_linear_scratch(const bs_linear *l) {
     switch (l->kind) {
     case BS_LIN_F32: return 0;
-    case BS_LIN_AVD: return (size_t)(l->rank + 1) * l->cols;
+    case BS_LIN_AVD: return (size_t)BS_MAX(l->rank + 1, BS_KERNEL_SCRATCH_ROWS) * l->cols;
     default: return (size_t)BS_KERNEL_SCRATCH_ROWS * l->cols;
     }
 }
