@@ -292,28 +292,34 @@ typedef struct bench_job {
     int n_tok, chunk;
 } bench_job;
 
-/* The row split forward.c uses: two chunks per thread, multiples of 8. */
+/* The row split forward.c uses (bs_linear_split). */
 static void bench_task(void *ctx, int task, int thread) {
     const bench_job *j = ctx;
     int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
     j->k->matmul[j->l->kind](j->l, j->x, j->y, j->n_tok, r0, r1, j->scratch + (size_t)thread * j->stride);
 }
 
-/* Seconds per call of one matmul: the fastest single call over about
-   0.3 s. The minimum, not the mean, because other processes may share the
-   machine: a call that was never preempted shows what the code can do. */
-static double time_matmul(bench_job *j, bs_pool *pool) {
-    int nt = bs_pool_threads(pool), rows = j->l->rows;
-    j->chunk = (((rows + 2 * nt - 1) / (2 * nt)) + 7) & ~7;
-    int n_tasks = (rows + j->chunk - 1) / j->chunk;
-    double best = 1e30, t_start = now_s();
-    for (int calls = 0; calls < 3 || now_s() - t_start < 0.3; calls++) {
-        double t0 = now_s();
-        bs_pool_run(pool, n_tasks, bench_task, j);
-        double dt = now_s() - t0;
-        if (dt < best) best = dt;
+/* Seconds per call of n configurations (job j[i] on pool[i]): the fastest
+   single call of each over about 0.2 s per configuration, the calls
+   interleaved so that all see the same machine. The minimum, not the
+   mean, because other processes may share the machine: a call that was
+   never preempted shows what the code can do. */
+static void time_matmuls(bench_job *j, bs_pool **pool, int n, double *best) {
+    int n_tasks[4];
+    for (int i = 0; i < n; i++) {
+        int nt = bs_pool_threads(pool[i]), rows = j[i].l->rows;
+        j[i].chunk = bs_linear_split(rows, nt);
+        n_tasks[i] = (rows + j[i].chunk - 1) / j[i].chunk;
+        best[i] = 1e30;
     }
-    return best;
+    double t_start = now_s();
+    for (int calls = 0; calls < 3 || now_s() - t_start < 0.2 * n; calls++)
+        for (int i = 0; i < n; i++) {
+            double t0 = now_s();
+            bs_pool_run(pool[i], n_tasks[i], bench_task, &j[i]);
+            double dt = now_s() - t0;
+            if (dt < best[i]) best[i] = dt;
+        }
 }
 
 typedef struct shape {
@@ -371,10 +377,13 @@ static void bench(const char *only) {
             int64_t bytes = bs_linear_bytes(&l);
             for (int ti = 0; ti < 2; ti++) {
                 int n_tok = ti ? 64 : 1;
-                bench_job j = {variants[0], &l, x, y, scratch, stride, n_tok, 0};
-                double t_ref = time_matmul(&j, pool1);
-                j.k = variants[n_variants - 1];
-                double t_best = time_matmul(&j, pool1), t_two = time_matmul(&j, pool2);
+                bench_job j[3] = {{variants[0], &l, x, y, scratch, stride, n_tok, 0},
+                                  {variants[n_variants - 1], &l, x, y, scratch, stride, n_tok, 0},
+                                  {variants[n_variants - 1], &l, x, y, scratch, stride, n_tok, 0}};
+                bs_pool *pools[3] = {pool1, pool1, pool2};
+                double t[3];
+                time_matmuls(j, pools, 3, t);
+                double t_ref = t[0], t_best = t[1], t_two = t[2];
                 double flop = 2.0 * (double)n * n_tok;
                 /* decode is memory-bound: weight GB/s; prefill: GFLOP/s */
                 const char *unit = n_tok == 1 ? "GB/s" : "GFLOP/s";

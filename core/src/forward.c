@@ -41,10 +41,7 @@ static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, 
         bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
         return;
     }
-    /* Two chunks per thread (a thread that starts late takes fewer), each
-       a multiple of 8 rows so the kernels' row blocks stay whole. */
-    int chunk = (rows + 2 * nt - 1) / (2 * nt);
-    chunk = (chunk + 7) & ~7;
+    int chunk = bs_linear_split(rows, nt);
     lin_job j = {s, l, x, y, n, chunk};
     bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
 }

@@ -19,6 +19,11 @@ void bs_linear_matmul_rows(const bs_kernels *k, const bs_linear *l, const float 
     k->matmul[l->kind](l, x, y, n_tok, r0, r1, scratch);
 }
 
+int32_t bs_linear_split(int32_t rows, int n_threads) {
+    int32_t parts = 4 * n_threads, chunk = (rows + parts - 1) / parts;
+    return (chunk + 7) & ~7;
+}
+
 int64_t bs_linear_bytes(const bs_linear *l) {
     int64_t n = (int64_t)l->rows * l->cols, rb = (int64_t)l->rows * bs_row_bytes(l->cols);
     switch (l->kind) {

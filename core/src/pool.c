@@ -22,10 +22,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Polls with PAUSE before a waiting thread starts yielding its core (a few
-   tens of microseconds), and how long an idle worker keeps polling before
-   it sleeps. */
-#define BS_POOL_SPIN 1000
+/* Polls with PAUSE before a waiting thread starts yielding its core (some
+   hundreds of microseconds: longer than the serial work between two jobs
+   of a forward pass), and how long an idle worker keeps polling before it
+   sleeps. */
+#define BS_POOL_SPIN 10000
 #define BS_POOL_IDLE_NS 2000000
 
 #if defined(__x86_64__) || defined(__i386__)
