@@ -13,10 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Below this many multiply-adds a job is not worth waking other threads
-   for (a 64 x 64 matvec of stories260K takes about a microsecond). */
-#define BS_PAR_MIN_WORK 65536
-
 /* One linear map split by rows over the session's threads: rows are
    independent, so the split cannot change any result. */
 typedef struct lin_job {
@@ -37,7 +33,7 @@ static void lin_task(void *ctx, int task, int thread) {
 /* y (n, rows) = x (n, cols) W^T */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
     int rows = l->rows, nt = s->n_threads;
-    if (nt == 1 || (int64_t)rows * l->cols * n < BS_PAR_MIN_WORK) {
+    if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
         bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
         return;
     }
@@ -119,7 +115,7 @@ static void attention(bs_session *s, int li, int n, float *out) {
     const bs_config *c = &s->m->cfg;
     att_job j = {s, li, n, out};
     int64_t work = (int64_t)c->n_heads * c->head_dim * n * (s->pos + n);
-    if (s->n_threads > 1 && work >= BS_PAR_MIN_WORK)
+    if (s->n_threads > 1 && work >= s->par_min_work)
         bs_pool_run(s->pool, c->n_heads, att_task, &j);
     else
         for (int h = 0; h < c->n_heads; h++) att_task(&j, h, 0);

@@ -82,6 +82,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
     s->pool = pool;
     s->n_threads = threads;
     s->lin_stride = lin;
+    s->par_min_work = BS_PAR_MIN_WORK;
     s->k = bs_kernels_best();
     s->ctx = ctx;
     s->max_batch = batch;
