@@ -146,8 +146,15 @@ const bs_kernels *bs_kernels_ref(void) { return &ref_kernels; }
    BS_KERNELS_AVX2 on x86 targets, where kernels_avx2.c is built); each
    returns NULL when the CPU lacks the extensions. */
 #ifdef BS_KERNELS_AVX2
+#include <cpuid.h>
+
+/* __builtin_cpu_supports("avx2") also checks that the OS saves the ymm
+   registers; F16C is CPUID leaf 1, ECX bit 29 (clang 14 has no "f16c"
+   feature string for the builtin). */
 static const bs_kernels *avx2_if_supported(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? bs_kernels_avx2() : NULL;
+    unsigned a, b, c, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    return __builtin_cpu_supports("avx2") && f16c ? bs_kernels_avx2() : NULL;
 }
 #else
 static const bs_kernels *avx2_if_supported(void) { return NULL; }
