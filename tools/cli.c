@@ -204,9 +204,10 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) 
 }
 
 
-int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch, double *mean_nll) {
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
+                     int32_t threads, double *mean_nll) {
     bs_session *s = NULL;
-    bs_session_options so = {ctx, batch};
+    bs_session_options so = {.ctx = ctx, .max_batch = batch, .n_threads = threads};
     bs_status st = bs_session_create(m, &so, &s);
     if (st != BS_OK) return cli_fail(st, "session");
     double sum_mean = 0.0;

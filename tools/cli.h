@@ -35,8 +35,10 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n);
 
 /* The perplexity protocol: mean over windows (each from an empty cache)
    of the window's mean next-token NLL, for the first `windows` windows of
-   ctx tokens of ids. */
-int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch, double *mean_nll);
+   ctx tokens of ids, on `threads` threads (the result does not depend on
+   them). */
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
+                     int32_t threads, double *mean_nll);
 
 double cli_now(void);            /* monotonic seconds                    */
 int64_t cli_peak_rss(void);      /* bytes, 0 if unknown                  */

@@ -100,7 +100,7 @@ static int turn(bs_model *m, bs_session *s, bs_sampler *sm, conversation *c, int
 
 int cmd_chat(int argc, char **argv) {
     const char *tokenizer = NULL, *system = NULL;
-    int32_t steps = 512, top_k = 0, ctx = 0;
+    int32_t steps = 512, top_k = 0, ctx = 0, threads = 1;
     float temperature = 0.7f, top_p = 0.9f;
     uint64_t seed = 42;
     const char *budget = NULL;
@@ -113,6 +113,7 @@ int cmd_chat(int argc, char **argv) {
         {"top-p", ARG_FLOAT, &top_p, "P", "nucleus sampling, 1 = off (default 0.9)", 1e-6, 1},
         {"seed", ARG_U64, &seed, "S", "random seed (default 42)", 0, 0},
         {"ctx", ARG_INT, &ctx, "N", "context length (default: min(model, 2048))", 1, 1 << 24},
+        {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
     };
     const arg_spec spec = {
@@ -133,7 +134,7 @@ int cmd_chat(int argc, char **argv) {
     char *line = NULL;
     size_t line_cap = 0;
     bs_sampler_params sp = {temperature, top_k, top_p, seed};
-    bs_session_options so = {ctx, 0};
+    bs_session_options so = {.ctx = ctx, .n_threads = threads};
     bs_status st;
     bs_chat_message probe = {"user", "hi"};
     size_t need = 0;

@@ -6,7 +6,7 @@
 
 int cmd_run(int argc, char **argv) {
     const char *tokenizer = NULL, *prompt = NULL;
-    int32_t steps = 256, top_k = 0, ctx = 0;
+    int32_t steps = 256, top_k = 0, ctx = 0, threads = 1;
     float temperature = 1.0f, top_p = 0.9f;
     uint64_t seed = 42;
     const char *budget = NULL;
@@ -20,6 +20,7 @@ int cmd_run(int argc, char **argv) {
         {"top-p", ARG_FLOAT, &top_p, "P", "nucleus sampling, 1 = off (default 0.9)", 1e-6, 1},
         {"seed", ARG_U64, &seed, "S", "random seed (default 42)", 0, 0},
         {"ctx", ARG_INT, &ctx, "N", "context length (default: min(model, 2048))", 1, 1 << 24},
+        {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
     };
     const arg_spec spec = {
         "bitstack run MODEL [options]",
@@ -38,7 +39,7 @@ int cmd_run(int argc, char **argv) {
     bs_sampler *sm = NULL;
     int32_t *ids = NULL, n = 0;
     bs_sampler_params sp = {temperature, top_k, top_p, seed};
-    bs_session_options so = {ctx, 0};
+    bs_session_options so = {.ctx = ctx, .n_threads = threads};
     bs_status st;
     const char *text = prompt ? prompt : "";
     if ((st = bs_tokenize(m, text, strlen(text), BS_TOKENIZE_BOS, NULL, 0, &n)) != BS_ERR_RANGE &&

@@ -415,7 +415,8 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     const int32_t *curve_tokens = sort_tokens + (size_t)p->sort_windows * p->ctx;
     j.eval_tokens = curve_tokens;
     j.eval_windows = p->curve_windows;
-    bs_session_options so = {p->ctx, 0};
+    /* the compressor evaluates with as many threads as it decomposes with */
+    bs_session_options so = {.ctx = p->ctx, .n_threads = p->threads};
     double t0 = 0;
     since(&t0);
     bs_status st = bs_session_create(m, &so, &j.sess);
