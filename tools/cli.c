@@ -225,3 +225,13 @@ int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t c
     *mean_nll = sum_mean / windows;
     return EXIT_OK;
 }
+
+int cli_open_generation(bs_model *m, const cli_gen_opts *g, bs_session **s, bs_sampler **sm) {
+    bs_model_info info;
+    bs_model_get_info(m, &info);
+    bs_sampler_params sp = {g->temperature, g->top_k, g->top_p, g->seed};
+    bs_session_options so = {.ctx = g->ctx, .n_threads = g->threads};
+    bs_status st = bs_session_create(m, &so, s);
+    if (st == BS_OK) st = bs_sampler_create(&sp, info.vocab_size, sm);
+    return st == BS_OK ? EXIT_OK : cli_fail(st, "setup");
+}

@@ -52,6 +52,28 @@ void cli_progress(const char *label, uint64_t done, uint64_t total);
    than whitespace (a model can emit them; terminals would interpret). */
 void cli_write_piece(FILE *f, const char *bytes, size_t len);
 
+/* The options run and chat share (tables built with CLI_GEN_OPTS). */
+typedef struct cli_gen_opts {
+    const char *tokenizer, *budget;
+    int32_t steps, top_k, ctx, threads;
+    float temperature, top_p;
+    uint64_t seed;
+} cli_gen_opts;
+
+#define CLI_GEN_OPTS(g, steps_help, temperature_help)                                                   \
+    {"budget", ARG_STR, &(g).budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0}, \
+    {"steps", ARG_INT, &(g).steps, "N", steps_help, 1, 1e7},                                               \
+    {"temperature", ARG_FLOAT, &(g).temperature, "T", temperature_help, 0, 100},                           \
+    {"top-k", ARG_INT, &(g).top_k, "K", "keep the K most likely tokens, 0 = off (default 0)", 0, 1e7},      \
+    {"top-p", ARG_FLOAT, &(g).top_p, "P", "nucleus sampling, 1 = off (default 0.9)", 1e-6, 1},             \
+    {"seed", ARG_U64, &(g).seed, "S", "random seed (default 42)", 0, 0},                                   \
+    {"ctx", ARG_INT, &(g).ctx, "N", "context length (default: min(model, 2048))", 1, 1 << 24},             \
+    {"threads", ARG_INT, &(g).threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256}, \
+    {"tokenizer", ARG_STR, &(g).tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0}
+
+/* A session and a sampler for generation with g. */
+int cli_open_generation(bs_model *m, const cli_gen_opts *g, bs_session **s, bs_sampler **sm);
+
 /* Token generation shared by run and chat. */
 typedef struct cli_gen_stats {
     int32_t n_prompt, n_gen;
