@@ -44,7 +44,7 @@ static bs_model *load_float(void) {
 }
 
 /* Compresses stories260K with small, fast settings. */
-static bs_status compress_to(const char *out, bs_method method) {
+static bs_status compress_to(const char *out, bs_method method, bs_order_kind order) {
     bs_model *m = load_float();
     if (!m) return BS_ERR_IO;
     const char *text = "Once upon a time, there was a little girl named Lily. She loved to play outside. "
@@ -59,9 +59,12 @@ static bs_status compress_to(const char *out, bs_method method) {
     CHECK_OK(bs_tokenize(m, buf, strlen(buf), BS_TOKENIZE_BOS, ids, 4096, &n));
     bs_compress_params p = bs_compress_default_params();
     p.method = method;
+    p.order = order;
+    p.sort = BS_SORT_EXACT;
     p.blocks = method == BS_METHOD_AVD ? 3 : 4;
     p.calib_windows = 2;
     p.sort_windows = 1;
+    p.curve_windows = 1;
     p.ctx = 64;
     p.threads = 2;
     bs_compress_report rep;
@@ -89,8 +92,8 @@ static int run_tokens(bs_model *m, int32_t *out, int n) {
 }
 
 static void test_deterministic(void) {
-    CHECK_OK(compress_to(tmp_path("a.bstk"), BS_METHOD_AVD));
-    CHECK_OK(compress_to(tmp_path("b.bstk"), BS_METHOD_AVD));
+    CHECK_OK(compress_to(tmp_path("a.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL));
+    CHECK_OK(compress_to(tmp_path("b.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL));
     size_t na = 0, nb = 0;
     unsigned char *a = slurp(tmp_path("a.bstk"), &na), *b = slurp(tmp_path("b.bstk"), &nb);
     CHECK(a && b && na == nb && na > 0 && memcmp(a, b, na) == 0);
@@ -255,6 +258,27 @@ static void test_grow_shrink(const char *file) {
     bs_model_free(m);
 }
 
+/* The paper's order: at every prefix the block counts of the matrices
+   differ by at most one (levels are completed one after another). */
+static void test_level_order(const char *file) {
+    bs_model *m = NULL;
+    CHECK_OK(bs_model_load(file, NULL, &m));
+    if (!m) return;
+    const bs_stack *s = m->stack;
+    uint32_t *levels = calloc(s->h.n_tensors, sizeof *levels);
+    int ok = 1;
+    for (uint32_t i = 0; i < s->h.n_entries; i++) {
+        uint32_t t = s->entries[i].tensor, lv = s->entries[i].level;
+        levels[t] = lv + 1;
+        if (s->tensors[t].kind < BS_LIN_AVD) continue;
+        for (uint32_t u = 0; u < s->h.n_tensors; u++)
+            if (s->tensors[u].kind >= BS_LIN_AVD && levels[u] + 1 < levels[t]) ok = 0;
+    }
+    CHECK(ok);
+    free(levels);
+    bs_model_free(m);
+}
+
 /* A float model refuses stack calls. */
 static void test_float_model(void) {
     bs_model *m = load_float();
@@ -269,10 +293,11 @@ int main(void) {
     snprintf(avd, sizeof avd, "%s", tmp_path("a.bstk"));
     snprintf(planes, sizeof planes, "%s", tmp_path("p.bstk"));
     RUN(test_deterministic);
+    test_level_order(avd);
     test_prefixes(avd);
     test_corruption(avd);
     test_grow_shrink(avd);
-    CHECK_OK(compress_to(planes, BS_METHOD_PLANES));
+    CHECK_OK(compress_to(planes, BS_METHOD_PLANES, BS_ORDER_BYTE));
     test_prefixes(planes);
     test_corruption(planes);
     test_grow_shrink(planes);

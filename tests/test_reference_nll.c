@@ -37,7 +37,7 @@ static void test_story_nll(void) {
     CHECK(text != NULL);
     if (!m || !text) return;
     bs_session *s = NULL;
-    CHECK_OK(bs_session_create(m, &(bs_session_options){512, 0}, &s));
+    CHECK_OK(bs_session_create(m, &(bs_session_options){.ctx = 512}, &s));
     double total = 0.0;
     int64_t scored = 0;
     int stories = 0;

@@ -35,8 +35,10 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n);
 
 /* The perplexity protocol: mean over windows (each from an empty cache)
    of the window's mean next-token NLL, for the first `windows` windows of
-   ctx tokens of ids. */
-int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch, double *mean_nll);
+   ctx tokens of ids, on `threads` threads (the result does not depend on
+   them). */
+int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
+                     int32_t threads, double *mean_nll);
 
 double cli_now(void);            /* monotonic seconds                    */
 int64_t cli_peak_rss(void);      /* bytes, 0 if unknown                  */
@@ -49,6 +51,28 @@ void cli_progress(const char *label, uint64_t done, uint64_t total);
 /* Writes a token's bytes to f, dropping ASCII control characters other
    than whitespace (a model can emit them; terminals would interpret). */
 void cli_write_piece(FILE *f, const char *bytes, size_t len);
+
+/* The options run and chat share (tables built with CLI_GEN_OPTS). */
+typedef struct cli_gen_opts {
+    const char *tokenizer, *budget;
+    int32_t steps, top_k, ctx, threads;
+    float temperature, top_p;
+    uint64_t seed;
+} cli_gen_opts;
+
+#define CLI_GEN_OPTS(g, steps_help, temperature_help)                                                   \
+    {"budget", ARG_STR, &(g).budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0}, \
+    {"steps", ARG_INT, &(g).steps, "N", steps_help, 1, 1e7},                                               \
+    {"temperature", ARG_FLOAT, &(g).temperature, "T", temperature_help, 0, 100},                           \
+    {"top-k", ARG_INT, &(g).top_k, "K", "keep the K most likely tokens, 0 = off (default 0)", 0, 1e7},      \
+    {"top-p", ARG_FLOAT, &(g).top_p, "P", "nucleus sampling, 1 = off (default 0.9)", 1e-6, 1},             \
+    {"seed", ARG_U64, &(g).seed, "S", "random seed (default 42)", 0, 0},                                   \
+    {"ctx", ARG_INT, &(g).ctx, "N", "context length (default: min(model, 2048))", 1, 1 << 24},             \
+    {"threads", ARG_INT, &(g).threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256}, \
+    {"tokenizer", ARG_STR, &(g).tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0}
+
+/* A session and a sampler for generation with g. */
+int cli_open_generation(bs_model *m, const cli_gen_opts *g, bs_session **s, bs_sampler **sm);
 
 /* Token generation shared by run and chat. */
 typedef struct cli_gen_stats {

@@ -37,7 +37,7 @@ static double read_bandwidth(size_t bytes) {
 
 int cmd_bench(int argc, char **argv) {
     const char *tokenizer = NULL;
-    int32_t n_prompt = 128, n_gen = 64;
+    int32_t n_prompt = 128, n_gen = 64, threads = 1;
     int json = 0;
     const char *budget = NULL;
     const arg_opt opts[] = {
@@ -45,6 +45,7 @@ int cmd_bench(int argc, char **argv) {
         {"prompt-tokens", ARG_INT, &n_prompt, "N", "tokens in the prefill pass (default 128)", 1, 1 << 20},
         {"gen-tokens", ARG_INT, &n_gen, "N", "tokens decoded one by one (default 64)", 1, 1 << 20},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (unused; accepted for symmetry)", 0, 0},
+        {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"json", ARG_FLAG, &json, NULL, "print one JSON object on stdout", 0, 0},
     };
     const arg_spec spec = {"bitstack bench MODEL [options]",
@@ -60,7 +61,7 @@ int cmd_bench(int argc, char **argv) {
     bs_session *s = NULL;
     int32_t total = n_prompt + n_gen;
     int32_t *ids = malloc((size_t)total * sizeof *ids);
-    bs_session_options so = {total, 0};
+    bs_session_options so = {.ctx = total, .n_threads = threads};
     bs_status st = ids ? bs_session_create(m, &so, &s) : BS_ERR_NOMEM;
     if (st != BS_OK) {
         r = cli_fail(st, "setup");
@@ -92,14 +93,14 @@ int cmd_bench(int argc, char **argv) {
     /* per decoded token every weight is read once (a tied table once) */
     double bound = bw / (double)info.weight_bytes;
     if (json)
-        printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": 1, \"weight_bytes\": %lld, "
+        printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d, \"weight_bytes\": %lld, "
                "\"mem_bandwidth_gb_s\": %.2f, \"decode_bound_tok_s\": %.2f, \"decode_fraction_of_bound\": %.3f}\n",
-               prefill, decode, (long long)info.weight_bytes, bw / 1e9, bound, decode / bound);
+               prefill, decode, threads, (long long)info.weight_bytes, bw / 1e9, bound, decode / bound);
     else
-        printf("prefill %.1f tok/s (%d tokens) | decode %.1f tok/s (%d tokens)\n"
+        printf("prefill %.1f tok/s (%d tokens) | decode %.1f tok/s (%d tokens) | %d thread%s\n"
                "memory read bandwidth %.2f GB/s; weights %.2f MB -> decode bound %.1f tok/s; "
                "decode reaches %.0f%% of it\n",
-               prefill, n_prompt, decode, n_gen, bw / 1e9, info.weight_bytes / 1e6, bound,
+               prefill, n_prompt, decode, n_gen, threads, threads == 1 ? "" : "s", bw / 1e9, info.weight_bytes / 1e6, bound,
                100.0 * decode / bound);
 done:
     free(ids);

@@ -99,21 +99,11 @@ static int turn(bs_model *m, bs_session *s, bs_sampler *sm, conversation *c, int
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *tokenizer = NULL, *system = NULL;
-    int32_t steps = 512, top_k = 0, ctx = 0;
-    float temperature = 0.7f, top_p = 0.9f;
-    uint64_t seed = 42;
-    const char *budget = NULL;
+    const char *system = NULL;
+    cli_gen_opts g = {NULL, NULL, 512, 0, 0, 1, 0.7f, 0.9f, 42};
     const arg_opt opts[] = {
-        {"budget", ARG_STR, &budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0},
         {"system", ARG_STR, &system, "TEXT", "system prompt (default: the template's own)", 0, 0},
-        {"steps", ARG_INT, &steps, "N", "most tokens per reply (default 512)", 1, 1e7},
-        {"temperature", ARG_FLOAT, &temperature, "T", "0 = greedy (default 0.7)", 0, 100},
-        {"top-k", ARG_INT, &top_k, "K", "keep the K most likely tokens, 0 = off (default 0)", 0, 1e7},
-        {"top-p", ARG_FLOAT, &top_p, "P", "nucleus sampling, 1 = off (default 0.9)", 1e-6, 1},
-        {"seed", ARG_U64, &seed, "S", "random seed (default 42)", 0, 0},
-        {"ctx", ARG_INT, &ctx, "N", "context length (default: min(model, 2048))", 1, 1 << 24},
-        {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
+        CLI_GEN_OPTS(g, "most tokens per reply (default 512)", "0 = greedy (default 0.7)"),
     };
     const arg_spec spec = {
         "bitstack chat MODEL [options]",
@@ -124,7 +114,7 @@ int cmd_chat(int argc, char **argv) {
     int n_pos, r = cli_args_exit(args_parse(&spec, argc, argv, pos, &n_pos));
     if (r >= 0) return r;
     bs_model *m = NULL;
-    if ((r = cli_load_model(pos[0], tokenizer, budget, &m)) != EXIT_OK) return r;
+    if ((r = cli_load_model(pos[0], g.tokenizer, g.budget, &m)) != EXIT_OK) return r;
     bs_model_info info;
     bs_model_get_info(m, &info);
     bs_session *s = NULL;
@@ -132,8 +122,6 @@ int cmd_chat(int argc, char **argv) {
     conversation c = {0};
     char *line = NULL;
     size_t line_cap = 0;
-    bs_sampler_params sp = {temperature, top_k, top_p, seed};
-    bs_session_options so = {ctx, 0};
     bs_status st;
     bs_chat_message probe = {"user", "hi"};
     size_t need = 0;
@@ -141,12 +129,8 @@ int cmd_chat(int argc, char **argv) {
         r = cli_fail(st, "chat");
         goto done;
     }
-    if ((st = bs_session_create(m, &so, &s)) != BS_OK ||
-        (st = bs_sampler_create(&sp, info.vocab_size, &sm)) != BS_OK) {
-        r = cli_fail(st, "setup");
-        goto done;
-    }
-    c.cap_cached = (ctx > 0 ? ctx : (info.seq_len < 2048 ? info.seq_len : 2048));
+    if ((r = cli_open_generation(m, &g, &s, &sm)) != EXIT_OK) goto done;
+    c.cap_cached = g.ctx > 0 ? g.ctx : (info.seq_len < 2048 ? info.seq_len : 2048);
     c.cached = malloc((size_t)c.cap_cached * sizeof *c.cached);
     if (!c.cached || (system && !push_message(&c, "system", system))) {
         r = cli_fail(BS_ERR_NOMEM, "chat");
@@ -172,7 +156,7 @@ int cmd_chat(int argc, char **argv) {
             r = cli_fail(BS_ERR_NOMEM, "chat");
             break;
         }
-        if ((r = turn(m, s, sm, &c, add_bos, steps, &gs)) != EXIT_OK) break;
+        if ((r = turn(m, s, sm, &c, add_bos, g.steps, &gs)) != EXIT_OK) break;
     }
     if (r == EXIT_OK) cli_print_speed(&gs, m, s);
 done:

@@ -17,20 +17,21 @@ static const char *base_name(const char *path) {
 
 int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
-    const char *tokenizer = NULL, *calib = NULL, *sort = "exact", *method = "avd", *scaling = NULL, *order = "byte", *embeddings = NULL;
+    const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL;
     int32_t blocks = 0;
     const arg_opt opts[] = {
         {"calib", ARG_STR, &calib, "TEXT", "calibration text file (required; keep it apart from evaluation text)", 0, 0},
-        {"method", ARG_STR, &method, "M", "block type: avd (the paper's) or planes (bit planes) (default avd)", 0, 0},
+        {"method", ARG_STR, &method, "M", "block type: planes (bit planes) or avd (the paper's) (default planes)", 0, 0},
         {"rank", ARG_INT, &p.rank, "K", "AVD rank; 0 = from each matrix's shape (default 0)", 0, 4096},
         {"blocks", ARG_INT, &blocks, "N", "blocks per matrix (default 16 for avd, 8 for planes)", 1, 64},
         {"group", ARG_INT, &p.group, "G", "planes: weights per scale (default 64)", 1, 65536},
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
         {"embeddings", ARG_STR, &embeddings, "planes|f16", "token table (and untied output): stacked with the method's blocks, or resident binary16 (default planes for planes, f16 for avd)", 0, 0},
-        {"sort", ARG_STR, &sort, "exact|fast", "gains measured at every level, or at level 1 and predicted (default exact)", 0, 0},
+        {"sort", ARG_STR, &sort, "exact|fast", "gains measured at every level, or one level per matrix and predicted; auto = exact below 10M weights (default auto)", 0, 0},
         {"order", ARG_STR, &order, "byte|level", "stack by gain per byte, or the paper's level by level (default byte)", 0, 0},
         {"calib-windows", ARG_INT, &p.calib_windows, "W", "windows for activation statistics (default 16)", 1, 1 << 20},
-        {"sort-windows", ARG_INT, &p.sort_windows, "W", "further windows for sorting and the curve (default 4)", 1, 1 << 20},
+        {"sort-windows", ARG_INT, &p.sort_windows, "W", "further windows for ranking the blocks (default 8)", 1, 1 << 20},
+        {"curve-windows", ARG_INT, &p.curve_windows, "W", "further windows for the stored perplexity curve (default 4)", 1, 1 << 20},
         {"calib-ctx", ARG_INT, &p.ctx, "L", "tokens per window (default 256)", 2, 1 << 20},
         {"threads", ARG_INT, &p.threads, "N", "threads (default 2)", 1, 64},
         {"seed", ARG_U64, &p.seed, "S", "seed of the randomized SVD (default 1)", 0, 0},
@@ -53,9 +54,10 @@ int cmd_compress(int argc, char **argv) {
     if (strcmp(method, "avd") == 0) p.method = BS_METHOD_AVD;
     else if (strcmp(method, "planes") == 0) p.method = BS_METHOD_PLANES;
     else return fprintf(stderr, "bitstack: --method %s: expects avd or planes\n", method), EXIT_USAGE;
+    int sort_auto = strcmp(sort, "auto") == 0;
     if (strcmp(sort, "exact") == 0) p.sort = BS_SORT_EXACT;
     else if (strcmp(sort, "fast") == 0) p.sort = BS_SORT_FAST;
-    else return fprintf(stderr, "bitstack: --sort %s: expects exact or fast\n", sort), EXIT_USAGE;
+    else if (!sort_auto) return fprintf(stderr, "bitstack: --sort %s: expects exact, fast or auto\n", sort), EXIT_USAGE;
     if (strcmp(order, "byte") == 0) p.order = BS_ORDER_BYTE;
     else if (strcmp(order, "level") == 0) p.order = BS_ORDER_LEVEL;
     else return fprintf(stderr, "bitstack: --order %s: expects byte or level\n", order), EXIT_USAGE;
@@ -82,6 +84,11 @@ int cmd_compress(int argc, char **argv) {
     double t0 = cli_now();
     bs_compress_report rep;
     if ((r = cli_tokenize_file(m, calib, &ids, &n)) != EXIT_OK) goto done;
+    if (sort_auto) { /* exact costs (levels - 1) x matrices evaluations */
+        bs_model_info info;
+        bs_model_get_info(m, &info);
+        p.sort = info.n_params < 10000000 ? BS_SORT_EXACT : BS_SORT_FAST;
+    }
     bs_status st = bs_compress(m, ids, n, &p, pos[1], &rep);
     if (st != BS_OK) {
         r = cli_fail(st, "compress");

@@ -27,12 +27,12 @@ typedef struct {
 
 typedef struct {
     const int32_t *ids;
-    int32_t windows, ctx, batch;
+    int32_t windows, ctx, batch, threads;
 } eval_set;
 
 static int eval_ppl(bs_model *m, const eval_set *e, double *ppl) {
     double nll = 0.0;
-    int r = cli_eval_windows(m, e->ids, e->windows, e->ctx, e->batch, &nll);
+    int r = cli_eval_windows(m, e->ids, e->windows, e->ctx, e->batch, e->threads, &nll);
     *ppl = exp(nll);
     return r;
 }
@@ -129,7 +129,7 @@ static double at_bytes(const series *s, double b) {
 
 int cmd_curve(int argc, char **argv) {
     const char *text = NULL, *out = NULL, *source = NULL, *tokenizer = NULL;
-    int32_t ctx = 0, max_windows = 32, points = 12, batch = 0, no_rtn = 0;
+    int32_t ctx = 0, max_windows = 32, points = 12, batch = 0, no_rtn = 0, threads = 1;
     const arg_opt opts[] = {
         {"text", ARG_STR, &text, "FILE", "evaluation text (required; not the calibration text)", 0, 0},
         {"out", ARG_STR, &out, "PREFIX", "writes PREFIX.csv and PREFIX.svg (required)", 0, 0},
@@ -139,6 +139,7 @@ int cmd_curve(int argc, char **argv) {
         {"max-windows", ARG_INT, &max_windows, "W", "windows scored per point (default 32; 0 = all)", 0, 1e9},
         {"points", ARG_INT, &points, "N", "evenly spaced sizes per file (default 12)", 2, 64},
         {"batch", ARG_INT, &batch, "B", "tokens per forward pass (default 64)", 1, 4096},
+        {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"no-rtn", ARG_FLAG, &no_rtn, NULL, "skip the RTN baselines", 0, 0},
     };
     const arg_spec spec = {
@@ -174,7 +175,7 @@ int cmd_curve(int argc, char **argv) {
     bs_model_get_info(m, &info);
     if ((r = cli_tokenize_file(m, text, &ids, &n)) != EXIT_OK) goto done;
     if (ctx == 0) ctx = info.seq_len;
-    eval_set e = {ids, n / ctx, ctx, batch};
+    eval_set e = {ids, n / ctx, ctx, batch, threads};
     if (max_windows > 0 && e.windows > max_windows) e.windows = max_windows;
     if (e.windows < 1) {
         fprintf(stderr, "bitstack: %s has %d tokens, fewer than one window of %d\n", text, n, ctx);

@@ -12,7 +12,7 @@
 
 int cmd_ppl(int argc, char **argv) {
     const char *tokenizer = NULL, *text = NULL;
-    int32_t ctx = 0, max_windows = 0, batch = 0;
+    int32_t ctx = 0, max_windows = 0, batch = 0, threads = 1;
     int json = 0;
     const char *budget = NULL;
     const arg_opt opts[] = {
@@ -21,6 +21,7 @@ int cmd_ppl(int argc, char **argv) {
         {"ctx", ARG_INT, &ctx, "N", "window length in tokens (default: the model's context)", 2, 1 << 24},
         {"max-windows", ARG_INT, &max_windows, "W", "score only the first W windows (default: all)", 0, 1e9},
         {"batch", ARG_INT, &batch, "B", "tokens per forward pass (default 64)", 1, 4096},
+        {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
         {"json", ARG_FLAG, &json, NULL, "print one JSON object on stdout", 0, 0},
     };
@@ -54,7 +55,7 @@ int cmd_ppl(int argc, char **argv) {
     }
     t0 = cli_now();
     double mean = 0.0;
-    if ((r = cli_eval_windows(m, ids, windows, ctx, batch, &mean)) != EXIT_OK) goto done;
+    if ((r = cli_eval_windows(m, ids, windows, ctx, batch, threads, &mean)) != EXIT_OK) goto done;
     double secs = cli_now() - t0, ppl = exp(mean);
     if (json)
         printf("{\"ppl\": %.6f, \"nll\": %.6f, \"tokens\": %d, \"windows\": %d, \"ctx\": %d, "

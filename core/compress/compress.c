@@ -16,13 +16,14 @@
 bs_compress_params bs_compress_default_params(void) {
     bs_compress_params p;
     memset(&p, 0, sizeof p);
-    p.method = BS_METHOD_AVD;
-    p.blocks = 16;
+    p.method = BS_METHOD_PLANES;
+    p.blocks = 8;
     p.group = 64;
     p.scaling = 1;
     p.sort = BS_SORT_EXACT;
     p.calib_windows = 16;
-    p.sort_windows = 4;
+    p.sort_windows = 8;
+    p.curve_windows = 4;
     p.ctx = 256;
     p.threads = 2;
     p.seed = 1;
@@ -220,13 +221,13 @@ void cm_reconstruct(cm_job *j, int32_t i, int32_t level) {
 bs_status cm_eval(cm_job *j, double *nll) {
     double sum = 0.0;
     int32_t ctx = j->p->ctx;
-    for (int32_t w = 0; w < j->sort_windows; w++) {
+    for (int32_t w = 0; w < j->eval_windows; w++) {
         double s = 0.0;
         bs_session_reset(j->sess);
-        BS_TRY(bs_session_eval_nll(j->sess, j->sort_tokens + (size_t)w * ctx, ctx, &s));
+        BS_TRY(bs_session_eval_nll(j->sess, j->eval_tokens + (size_t)w * ctx, ctx, &s));
         sum += s / (ctx - 1);
     }
-    *nll = sum / j->sort_windows;
+    *nll = sum / j->eval_windows;
     return BS_OK;
 }
 
@@ -331,14 +332,14 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
     if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));
     bstk_meta_u32(b, "compress.calib.windows", (uint32_t)p->calib_windows);
     bstk_meta_u32(b, "compress.calib.ctx", (uint32_t)p->ctx);
-    bstk_meta_u64(b, "compress.calib.tokens", (uint64_t)(p->calib_windows + p->sort_windows) * (uint64_t)p->ctx);
+    bstk_meta_u64(b, "compress.calib.tokens", (uint64_t)(p->calib_windows + p->sort_windows + p->curve_windows) * (uint64_t)p->ctx);
     if (p->source_name) bstk_meta_string(b, "compress.source", p->source_name, strlen(p->source_name));
     bstk_meta_array(b, "curve.blocks", BS_META_U64, r->curve_blocks, (uint64_t)r->n_curve);
     bstk_meta_array(b, "curve.bytes", BS_META_U64, r->curve_bytes, (uint64_t)r->n_curve);
     bstk_meta_array(b, "curve.ppl", BS_META_F32, r->curve_ppl, (uint64_t)r->n_curve);
     bstk_meta_string(b, "curve.text", "calibration text, held-out windows", 34);
     bstk_meta_u32(b, "curve.ctx", (uint32_t)p->ctx);
-    bstk_meta_u32(b, "curve.windows", (uint32_t)j->sort_windows);
+    bstk_meta_u32(b, "curve.windows", (uint32_t)p->curve_windows);
     bstk_meta_f32(b, "curve.float_ppl", (float)r->float_ppl);
 }
 
@@ -372,15 +373,16 @@ static bs_status check_params(const bs_model *m, const bs_compress_params *p, in
         return bs_fail(BS_ERR_INVALID_ARG, "compress: %d blocks per matrix (1..%d for this method)", p->blocks,
                        max_levels);
     if (p->rank < 0 || p->rank > 4096 || p->group < 1 || p->group > 65536 || p->ctx < 2 || p->ctx > m->cfg.seq_len ||
-        p->calib_windows < 1 || p->sort_windows < 1)
+        p->calib_windows < 1 || p->sort_windows < 1 || p->curve_windows < 1)
         return bs_fail(BS_ERR_INVALID_ARG, "compress: rank %d, group %d, ctx %d (model context %d), windows %d+%d",
                        p->rank, p->group, p->ctx, m->cfg.seq_len, p->calib_windows, p->sort_windows);
-    int64_t need = (int64_t)(p->calib_windows + p->sort_windows) * p->ctx;
+    int64_t need = (int64_t)(p->calib_windows + p->sort_windows + p->curve_windows) * p->ctx;
     if (n_tokens < need)
         return bs_fail(BS_ERR_RANGE,
-                       "compress: the calibration text has %lld tokens; %d + %d windows of %d need %lld "
+                       "compress: the calibration text has %lld tokens; %d + %d + %d windows of %d need %lld "
                        "(use a longer text or fewer/shorter windows)",
-                       (long long)n_tokens, p->calib_windows, p->sort_windows, p->ctx, (long long)need);
+                       (long long)n_tokens, p->calib_windows, p->sort_windows, p->curve_windows, p->ctx,
+                       (long long)need);
     for (int32_t li = 0; li < m->cfg.n_layers; li++)
         for (int k = 0; k < 7; k++) {
             const bs_linear *l = bs_layer_linear(&m->layers[li], k);
@@ -408,9 +410,13 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     memset(&j, 0, sizeof j);
     j.m = m;
     j.p = p;
-    j.sort_tokens = tokens + (size_t)p->calib_windows * p->ctx;
-    j.sort_windows = p->sort_windows;
-    bs_session_options so = {p->ctx, 0};
+    /* windows: statistics | sorting | curve, disjoint */
+    const int32_t *sort_tokens = tokens + (size_t)p->calib_windows * p->ctx;
+    const int32_t *curve_tokens = sort_tokens + (size_t)p->sort_windows * p->ctx;
+    j.eval_tokens = curve_tokens;
+    j.eval_windows = p->curve_windows;
+    /* the compressor evaluates with as many threads as it decomposes with */
+    bs_session_options so = {.ctx = p->ctx, .n_threads = p->threads};
     double t0 = 0;
     since(&t0);
     bs_status st = bs_session_create(m, &so, &j.sess);
@@ -423,7 +429,11 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     if (st == BS_OK) st = add_matrices(&j);
     if (st == BS_OK) st = decompose_all(&j);
     r->seconds_decompose = since(&t0);
+    j.eval_tokens = sort_tokens;
+    j.eval_windows = p->sort_windows;
     if (st == BS_OK) st = cm_sort(&j);
+    j.eval_tokens = curve_tokens;
+    j.eval_windows = p->curve_windows;
     r->seconds_sort = since(&t0);
     if (st == BS_OK) st = cm_curve(&j, r);
     r->seconds_curve = since(&t0);
@@ -431,6 +441,7 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     r->n_blocks = j.n_blocks;
     if (st == BS_OK) st = write_file(&j, out_path, r);
     free(j.order);
+    free(j.saved);
     free_matrices(&j);
     cm_stats_free(&j.stats);
     bs_session_free(j.sess);

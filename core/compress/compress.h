@@ -29,7 +29,10 @@ typedef struct bs_compress_params {
     bs_sort_kind sort;      /* how gains are measured                   */
     bs_order_kind order;    /* how gains order the stack                */
     int32_t calib_windows;  /* windows for activation statistics        */
-    int32_t sort_windows;   /* further, disjoint windows: sort + curve  */
+    int32_t sort_windows;   /* further, disjoint windows: sorting       */
+    int32_t curve_windows;  /* further, disjoint windows: the stored curve
+                               (not the sort's, whose order was chosen on
+                               them and would flatter the stack)         */
     int32_t ctx;            /* tokens per window                        */
     int32_t threads;
     uint64_t seed;
@@ -48,7 +51,7 @@ typedef struct bs_compress_report {
     uint64_t curve_blocks[64];
     uint64_t curve_bytes[64];
     float curve_ppl[64];
-    double float_ppl;                 /* the float model on the same set */
+    double float_ppl;                 /* the float model on the curve set */
     double seconds_stats, seconds_decompose, seconds_sort, seconds_curve;
 } bs_compress_report;
 

@@ -39,8 +39,8 @@ typedef struct cm_job {
     cm_matrix *mats;
     int32_t n_mats;
     cm_stats stats;
-    const int32_t *sort_tokens; /* sort_windows * ctx tokens               */
-    int32_t sort_windows;
+    const int32_t *eval_tokens; /* eval_windows * ctx tokens cm_eval scores */
+    int32_t eval_windows;       /* the sort windows, then the curve's     */
     bs_session *sess;           /* on m, ctx = p->ctx                      */
     int32_t *order;             /* (n_blocks) matrix index of each block   */
     int32_t n_blocks;

@@ -196,6 +196,12 @@ typedef struct bs_session bs_session;
 typedef struct bs_session_options {
     int32_t ctx;        /* KV cache length in tokens; 0: model's seq_len  */
     int32_t max_batch;  /* tokens per prefill pass; 0: 64                 */
+    int32_t n_threads;  /* threads running the forward pass, the calling
+                           thread included (the session starts n - 1 and
+                           keeps them until bs_session_free); 0 or 1: the
+                           caller alone; at most 256. Results are the same
+                           bit for bit for every value. Builds without
+                           threads (wasm32-wasi) always run 1.            */
 } bs_session_options;
 
 BS_API bs_status bs_session_create(const bs_model *model,

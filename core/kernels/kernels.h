@@ -17,7 +17,8 @@ struct bs_linear;
 
 /* y (n_tok, rows) = x (n_tok, cols) W^T for rows [r0, r1) only (so that
    callers can split rows across threads). scratch: bs_linear_scratch()
-   floats, private to the caller's thread. */
+   floats, private to the caller's thread. x, y and scratch need no
+   particular alignment. */
 typedef void (*bs_linear_fn)(const struct bs_linear *l, const float *x, float *y, int n_tok,
                              int r0, int r1, float *scratch);
 
@@ -28,6 +29,15 @@ typedef struct bs_kernels {
     bs_linear_fn matmul[4];   /* indexed by bs_lin_kind                  */
 } bs_kernels;
 
+/* Rows of cols floats that the F16, PLANES and AVD kernels may rebuild at
+   once in their scratch (bs_linear_scratch() provides this many). */
+#define BS_KERNEL_SCRATCH_ROWS 4
+
+/* AVD matmul with at least this many tokens rebuilds each row of W and
+   dots it with every token; with fewer it uses the sign-matrix form. The
+   two round differently, so the switch point is part of the contract. */
+#define BS_AVD_ROWS_MIN_TOK 4
+
 /* The scalar reference: always built, the truth for every other variant. */
 const bs_kernels *bs_kernels_ref(void);
 /* The best variant this build and CPU support. */
@@ -37,6 +47,13 @@ const bs_kernels *bs_kernels_best(void);
 int bs_kernels_all(const bs_kernels **out, int cap);
 
 float bs_dot_f32_ref(const float *a, const float *b, int n);
+/* The AVD matmul of the reference (variants without their own reuse it). */
+void bs_matmul_avd_ref(const struct bs_linear *l, const float *x, float *y, int n_tok, int r0,
+                       int r1, float *scratch);
+
+/* Per-ISA tables, present only in builds that compile their file (x86:
+   kernels_avx2.c, -mavx2 -mf16c); callers check the CPU first. */
+const bs_kernels *bs_kernels_avx2(void);
 
 /* Per-ISA tables, present only in builds that compile their file
    (wasm32 with -msimd128: kernels_simd128.c, BS_KERNELS_SIMD128). */

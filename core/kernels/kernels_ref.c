@@ -104,13 +104,13 @@ static void matmul_by_rows(const bs_linear *l, const float *x, float *y, int n_t
 /* The sign-matrix form of BITSTACK.md 3:
    y = sum_i sum_t A_i[:, t] * (S_i (B_i[t, :] * x)).
    scratch: rank * cols floats (u_t = B_i[t,:] * x) + cols (a sign row). */
-static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+void bs_matmul_avd_ref(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                        float *scratch) {
     int32_t k = l->rank, cols = l->cols, rb = bs_row_bytes(cols);
     /* a batch (prefill): rebuilding each row once costs rank * cols per
        block, the same as one token's sign-form products, and serves all
        tokens */
-    if (n_tok >= 4) {
+    if (n_tok >= BS_AVD_ROWS_MIN_TOK) {
         matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
         return;
     }
@@ -138,14 +138,32 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
 }
 
 static const bs_kernels ref_kernels = {
-    "scalar", bs_dot_f32_ref, {matmul_f32, matmul_by_rows, matmul_avd, matmul_by_rows}};
+    "scalar", bs_dot_f32_ref, {matmul_f32, matmul_by_rows, bs_matmul_avd_ref, matmul_by_rows}};
 
 const bs_kernels *bs_kernels_ref(void) { return &ref_kernels; }
 
-/* One selector per ISA file the build compiles: the wasm build defines
-   BS_KERNELS_SIMD128 when it compiles kernels_simd128.c (a wasm engine
-   either validates SIMD128 code or refuses the whole module, so there is
-   nothing to check at run time: JS picks the module instead). */
+/* One selector per ISA file the build compiles (CMake defines
+   BS_KERNELS_AVX2 on x86 targets, where kernels_avx2.c is built); each
+   returns NULL when the CPU lacks the extensions. */
+#ifdef BS_KERNELS_AVX2
+#include <cpuid.h>
+
+/* __builtin_cpu_supports("avx2") also checks that the OS saves the ymm
+   registers; F16C is CPUID leaf 1, ECX bit 29 (clang 14 has no "f16c"
+   feature string for the builtin). */
+static const bs_kernels *avx2_if_supported(void) {
+    unsigned a, b, c, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    return __builtin_cpu_supports("avx2") && f16c ? bs_kernels_avx2() : NULL;
+}
+#else
+static const bs_kernels *avx2_if_supported(void) { return NULL; }
+#endif
+
+/* The wasm build defines BS_KERNELS_SIMD128 when it compiles
+   kernels_simd128.c (a wasm engine either validates SIMD128 code or
+   refuses the whole module, so there is nothing to check at run time: JS
+   picks the module instead). */
 #ifdef BS_KERNELS_SIMD128
 static const bs_kernels *simd128_if_built(void) { return bs_kernels_simd128(); }
 #else
@@ -153,7 +171,7 @@ static const bs_kernels *simd128_if_built(void) { return NULL; }
 #endif
 
 int bs_kernels_all(const bs_kernels **out, int cap) {
-    const bs_kernels *found[] = {&ref_kernels, simd128_if_built()};
+    const bs_kernels *found[] = {&ref_kernels, avx2_if_supported(), simd128_if_built()};
     int n = 0;
     for (size_t i = 0; i < sizeof found / sizeof found[0]; i++)
         if (found[i] && n < cap) out[n++] = found[i];

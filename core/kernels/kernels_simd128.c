@@ -274,11 +274,11 @@ static inline __attribute__((always_inline)) void sign_dots(const uint8_t *srow,
 
 /* The sign-matrix form (kernels_ref.c matmul_avd): u_t = B_i[t,:] * x
    elementwise, z_t = S_i[r,:] . u_t (canonical dot), y_r += a[r,t] * z_t
-   in t order. Batches of 4+ tokens rebuild rows instead, as the
-   reference does. scratch: (rank + 1) * cols floats. */
+   in t order. Batches of BS_AVD_ROWS_MIN_TOK+ tokens rebuild rows
+   instead, as the reference does. scratch: (rank + 1) * cols floats. */
 static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                        float *scratch) {
-    if (n_tok >= 4) {
+    if (n_tok >= BS_AVD_ROWS_MIN_TOK) {
         matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
         return;
     }

@@ -13,9 +13,33 @@
 #include <math.h>
 #include <string.h>
 
+/* One linear map split by rows over the session's threads: rows are
+   independent, so the split cannot change any result. */
+typedef struct lin_job {
+    const bs_session *s;
+    const bs_linear *l;
+    const float *x;
+    float *y;
+    int n, chunk;
+} lin_job;
+
+static void lin_task(void *ctx, int task, int thread) {
+    const lin_job *j = ctx;
+    int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
+    bs_linear_matmul_rows(j->s->k, j->l, j->x, j->y, j->n, r0, r1,
+                          j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
+}
+
 /* y (n, rows) = x (n, cols) W^T */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
-    bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
+    int rows = l->rows, nt = s->n_threads;
+    if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
+        bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
+        return;
+    }
+    int chunk = bs_linear_split(rows, nt);
+    lin_job j = {s, l, x, y, n, chunk};
+    bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
 }
 
 static void rmsnorm(const bs_kernels *k, float *out, const float *x, const float *w, int n,
@@ -49,28 +73,52 @@ static void softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-/* Causal attention of token t of the batch (position p) over positions
-   0..p of layer l's cache; out (q_dim). */
-static void attend(bs_session *s, int layer, const float *q, int p, float *out) {
+/* Causal attention of head h for tokens [0, n) of the batch (token t at
+   position pos + t) over layer li's cache; writes head h of each token's
+   output in out (n, q_dim). att: ctx floats of the calling thread. */
+static void attend_head(const bs_session *s, int li, int h, int n, float *out, float *att) {
     const bs_config *c = &s->m->cfg;
-    int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, group = c->n_heads / c->n_kv_heads;
-    const float *kc = s->key_cache + (size_t)layer * s->ctx * kv_dim;
-    const float *vc = s->val_cache + (size_t)layer * s->ctx * kv_dim;
+    int hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    int kvh = h / (c->n_heads / c->n_kv_heads);
+    const float *kc = s->key_cache + (size_t)li * s->ctx * kv_dim + kvh * hd;
+    const float *vc = s->val_cache + (size_t)li * s->ctx * kv_dim + kvh * hd;
     float inv_sqrt = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < c->n_heads; h++) {
-        const float *qh = q + h * hd;
-        int kvh = h / group;
-        for (int j = 0; j <= p; j++)
-            s->att[j] = s->k->dot_f32(qh, kc + (size_t)j * kv_dim + kvh * hd, hd) * inv_sqrt;
-        softmax(s->att, p + 1);
-        float *oh = out + h * hd;
+    for (int t = 0; t < n; t++) {
+        int p = s->pos + t;
+        const float *qh = s->q + (size_t)t * q_dim + h * hd;
+        for (int j = 0; j <= p; j++) att[j] = s->k->dot_f32(qh, kc + (size_t)j * kv_dim, hd) * inv_sqrt;
+        softmax(att, p + 1);
+        float *oh = out + (size_t)t * q_dim + h * hd;
         memset(oh, 0, (size_t)hd * sizeof(float));
         for (int j = 0; j <= p; j++) {
-            const float *vj = vc + (size_t)j * kv_dim + kvh * hd;
-            float a = s->att[j];
+            const float *vj = vc + (size_t)j * kv_dim;
+            float a = att[j];
             for (int i = 0; i < hd; i++) oh[i] += a * vj[i];
         }
     }
+}
+
+typedef struct att_job {
+    const bs_session *s;
+    int li, n;
+    float *out;
+} att_job;
+
+static void att_task(void *ctx, int h, int thread) {
+    const att_job *j = ctx;
+    attend_head(j->s, j->li, h, j->n, j->out, j->s->att + (size_t)thread * j->s->ctx);
+}
+
+/* Attention of the batch, heads spread over the threads (each head's
+   outputs are computed whole by one thread, in the same order). */
+static void attention(bs_session *s, int li, int n, float *out) {
+    const bs_config *c = &s->m->cfg;
+    att_job j = {s, li, n, out};
+    int64_t work = (int64_t)c->n_heads * c->head_dim * n * (s->pos + n);
+    if (s->n_threads > 1 && work >= s->par_min_work)
+        bs_pool_run(s->pool, c->n_heads, att_task, &j);
+    else
+        for (int h = 0; h < c->n_heads; h++) att_task(&j, h, 0);
 }
 
 static void attention_block(bs_session *s, int li, int n) {
@@ -93,8 +141,7 @@ static void attention_block(bs_session *s, int li, int n) {
         memcpy(kc + (size_t)p * kv_dim, s->k_new + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
         memcpy(vc + (size_t)p * kv_dim, s->v_new + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
     }
-    for (int t = 0; t < n; t++)
-        attend(s, li, s->q + (size_t)t * q_dim, s->pos + t, s->xb2 + (size_t)t * q_dim);
+    attention(s, li, n, s->xb2);
     if (s->observe) s->observe(s->observe_ctx, li, 1, s->xb2, n, q_dim);
     linear(s, &l->wo, s->xb2, s->xb, n);
     for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];

@@ -4,14 +4,24 @@
 size_t bs_linear_scratch(const bs_linear *l) {
     switch (l->kind) {
     case BS_LIN_F32: return 0;
-    case BS_LIN_AVD: return (size_t)(l->rank + 1) * l->cols;
-    default: return (size_t)l->cols;
+    case BS_LIN_AVD: return (size_t)BS_MAX(l->rank + 1, BS_KERNEL_SCRATCH_ROWS) * l->cols;
+    default: return (size_t)BS_KERNEL_SCRATCH_ROWS * l->cols;
     }
 }
 
 void bs_linear_matmul(const bs_kernels *k, const bs_linear *l, const float *x, float *y, int n_tok,
                       float *scratch) {
     k->matmul[l->kind](l, x, y, n_tok, 0, l->rows, scratch);
+}
+
+void bs_linear_matmul_rows(const bs_kernels *k, const bs_linear *l, const float *x, float *y,
+                           int n_tok, int r0, int r1, float *scratch) {
+    k->matmul[l->kind](l, x, y, n_tok, r0, r1, scratch);
+}
+
+int32_t bs_linear_split(int32_t rows, int n_threads) {
+    int32_t parts = 4 * n_threads, chunk = (rows + parts - 1) / parts;
+    return (chunk + 7) & ~7;
 }
 
 int64_t bs_linear_bytes(const bs_linear *l) {

@@ -10,6 +10,14 @@ size_t bs_linear_scratch(const bs_linear *l);
 /* y (n_tok, rows) = x (n_tok, cols) W^T. */
 void bs_linear_matmul(const bs_kernels *k, const bs_linear *l, const float *x, float *y, int n_tok,
                       float *scratch);
+/* The same for rows [r0, r1) of y only (one thread's share). */
+void bs_linear_matmul_rows(const bs_kernels *k, const bs_linear *l, const float *x, float *y,
+                           int n_tok, int r0, int r1, float *scratch);
+/* Rows per task when a matmul is split over n_threads: about four tasks
+   per thread (a thread that starts late, or shares its core with another
+   process, takes fewer), each a multiple of 8 rows so the kernels' row
+   blocks stay whole. */
+int32_t bs_linear_split(int32_t rows, int n_threads);
 /* Row r of W (the sum of the attached blocks) into out (cols floats):
    the embedding lookup. scratch as for matmul. */
 void bs_linear_row(const bs_linear *l, int32_t r, float *out);

@@ -43,10 +43,18 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
     const bs_config *c = &m->cfg;
     int32_t ctx = opts && opts->ctx > 0 ? opts->ctx : BS_MIN(c->seq_len, BS_DEFAULT_CTX);
     int32_t batch = opts && opts->max_batch > 0 ? opts->max_batch : BS_DEFAULT_BATCH;
+    int32_t threads = opts && opts->n_threads > 1 ? opts->n_threads : 1;
     if ((opts && (opts->ctx < 0 || opts->max_batch < 0)) || ctx > (1 << 24) || batch > 4096)
         return bs_fail(BS_ERR_INVALID_ARG, "session: ctx %d / max_batch %d out of range",
                        opts ? opts->ctx : 0, opts ? opts->max_batch : 0);
+    if (opts && (opts->n_threads < 0 || opts->n_threads > BS_POOL_MAX_THREADS))
+        return bs_fail(BS_ERR_INVALID_ARG, "session: n_threads %d outside [0, %d]", opts->n_threads,
+                       BS_POOL_MAX_THREADS);
     batch = BS_MIN(batch, ctx);
+    bs_pool *pool = NULL;
+    BS_TRY(bs_pool_create(threads, &pool));
+    threads = bs_pool_threads(pool); /* 1 in builds without threads */
+    size_t T = (size_t)threads, lin = max_linear_scratch(m);
     size_t dim = (size_t)c->dim, q_dim = (size_t)c->n_heads * c->head_dim,
            kv_dim = (size_t)c->n_kv_heads * c->head_dim, hid = (size_t)c->hidden_dim,
            half = (size_t)c->head_dim / 2, B = (size_t)batch;
@@ -57,21 +65,24 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
         B * BS_MAX(dim, q_dim),                 /* xb2 */
         B * q_dim,                              /* q */
         2 * B * kv_dim,                         /* k_new, v_new */
-        (size_t)ctx,                            /* att */
+        T * ctx,                                /* att */
         2 * B * hid,                            /* hb, hb2 */
         (size_t)BS_LOGIT_ROWS * c->vocab_size,  /* logits */
-        max_linear_scratch(m),                  /* lin_scratch */
+        T * lin,                                /* lin_scratch */
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
     bs_session *s = bs_calloc(1, sizeof *s);
-    if (!s) return BS_ERR_NOMEM;
-    s->mem = bs_calloc(total, sizeof(float));
-    if (!s->mem) {
+    if (!s || !(s->mem = bs_calloc(total, sizeof(float)))) {
         free(s);
+        bs_pool_free(pool);
         return BS_ERR_NOMEM;
     }
     s->m = m;
+    s->pool = pool;
+    s->n_threads = threads;
+    s->lin_stride = lin;
+    s->par_min_work = BS_PAR_MIN_WORK;
     s->k = bs_kernels_best();
     s->ctx = ctx;
     s->max_batch = batch;
@@ -88,11 +99,11 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
     TAKE(q, B * q_dim);
     TAKE(k_new, B * kv_dim);
     TAKE(v_new, B * kv_dim);
-    TAKE(att, (size_t)ctx);
+    TAKE(att, T * ctx);
     TAKE(hb, B * hid);
     TAKE(hb2, B * hid);
     TAKE(logits, (size_t)BS_LOGIT_ROWS * c->vocab_size);
-    TAKE(lin_scratch, max_linear_scratch(m));
+    TAKE(lin_scratch, T * lin);
 #undef TAKE
     rope_table(s);
     *out = s;
@@ -101,6 +112,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
 
 void bs_session_free(bs_session *s) {
     if (!s) return;
+    bs_pool_free(s->pool);
     free(s->mem);
     free(s);
 }

@@ -4,6 +4,7 @@
 
 #include "kernels.h"
 #include "model.h"
+#include "pool.h"
 
 /* Sees the input of each group of linear maps during a forward pass (the
    compressor's activation statistics). site: 0 = q/k/v input (after the
@@ -27,16 +28,28 @@ struct bs_session {
     float *q;            /* (max_batch, q_dim)                            */
     float *k_new;        /* (max_batch, kv_dim)                           */
     float *v_new;        /* (max_batch, kv_dim)                           */
-    float *att;          /* (ctx) attention scores of one head            */
+    float *att;          /* (n_threads, ctx) one head's scores per thread */
     float *hb;           /* (max_batch, hidden_dim)                       */
     float *hb2;          /* (max_batch, hidden_dim)                       */
     float *logits;       /* (BS_LOGIT_ROWS, vocab)                        */
-    float *lin_scratch;  /* bs_linear_scratch() of the largest linear     */
+    float *lin_scratch;  /* (n_threads, lin_stride) per-thread scratch    */
+    size_t lin_stride;   /* bs_linear_scratch() of the largest linear     */
+    int32_t n_threads;   /* bs_pool_threads(pool)                         */
+    bs_pool *pool;       /* the forward pass's threads                    */
+    int64_t par_min_work; /* smaller jobs (multiply-adds) stay on the
+                            caller: BS_PAR_MIN_WORK (tests lower it)     */
     bs_observe_fn observe;  /* NULL, or called at every site            */
     void *observe_ctx;
     float *mem;          /* the one allocation behind all of the above    */
     size_t mem_floats;
 };
+
+/* Below this many multiply-adds a linear map or an attention pass runs on
+   the calling thread alone: about 5 to 10 microseconds of work, where
+   handing out tasks (a microsecond or two) would eat the gain (stories260K's
+   64 x 64 maps stay serial even for 64-token batches; SmolLM2's 576 x 576
+   split even for one token). */
+#define BS_PAR_MIN_WORK 300000
 
 /* Rows of logits computed per lm_head pass when scoring a whole batch. */
 #define BS_LOGIT_ROWS 8

@@ -7,9 +7,9 @@ M="$S260/stories260K.bin"
 T="$S260/tok512.bin"
 CAL="$TMP/calib.txt"
 tail -c 120000 "$SHARED/corpora/tinystories/tinystories_val_head.txt" >"$CAL"
-FAST=(--calib "$CAL" --blocks 4 --calib-windows 2 --sort-windows 1 --calib-ctx 128)
+FAST=(--calib "$CAL" --blocks 4 --calib-windows 2 --sort-windows 1 --curve-windows 1 --calib-ctx 128)
 
-expect_exit 0 "$BS" compress "$M" "$TMP/a.bstk" --tokenizer "$T" "${FAST[@]}"
+expect_exit 0 "$BS" compress "$M" "$TMP/a.bstk" --tokenizer "$T" "${FAST[@]}" --method avd
 expect_stderr 'compressed 35 matrices into 105 stacked blocks'
 expect_exit 0 "$BS" compress "$M" "$TMP/p.bstk" --tokenizer "$T" "${FAST[@]}" --method planes --sort fast
 CHECKS=$((CHECKS + 1)); ls "$TMP" | grep -q tmp && fail "temporary file left behind"
@@ -23,7 +23,7 @@ grep -q '"curve": \[{"blocks": 0' "$TMP/out" || fail "inspect --json lacks the c
 # budgets: bytes with units, bits per weight, too small, malformed
 for b in 150KB 200KiB 3bpw 5.5bpw 1GB; do
   expect_exit 0 "$BS" run "$TMP/p.bstk" --budget $b --steps 8 --temperature 0
-  expect_stderr 'stack: [0-9]+ of 105 blocks loaded'
+  expect_stderr 'stack: [0-9]+ of 108 blocks loaded'
 done
 expect_exit 0 "$BS" ppl "$TMP/a.bstk" --budget 3bpw --text "$CAL" --ctx 128 --max-windows 2
 expect_exit 0 "$BS" bench "$TMP/p.bstk" --budget 2bpw --prompt-tokens 8 --gen-tokens 8

@@ -21,6 +21,10 @@ expect_exit 1 "$BS" run "$M" --temperature -1
 expect_exit 1 "$BS" run "$M" --top-p 2
 expect_exit 1 "$BS" run "$M" --steps
 expect_stderr "needs a value"
+for n in 0 257 -1; do
+  expect_exit 1 "$BS" run "$M" --threads $n
+  expect_stderr "threads"
+done
 expect_exit 1 "$BS" ppl "$M" --tokenizer "$T"
 expect_stderr "needs --text"
 expect_exit 2 "$BS" run "$TMP/missing.bin"

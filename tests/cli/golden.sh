@@ -9,6 +9,12 @@ for f in stories260K.bin stories260K_v1export.bin stories260K.gguf; do
   expect_stdout_eq "$REF"
   expect_stderr 'decode: 60 tokens'
 done
+# threads never change the output (prompt batches and decode alike)
+expect_exit 0 "$BS" run "$S260/stories260K.bin" --tokenizer "$S260/tok512.bin" --steps 60 --temperature 0 --threads 3
+expect_stdout_eq "$REF"
+expect_exit 0 "$BS" bench "$S260/stories260K.bin" --prompt-tokens 70 --gen-tokens 4 --threads 2 --json
+CHECKS=$((CHECKS + 1))
+grep -q '"threads": 2,' "$TMP/out" || fail "bench JSON lacks \"threads\": 2: $(cat "$TMP/out")"
 # the GGUF carries its own tokenizer
 expect_exit 0 "$BS" run "$S260/stories260K.gguf" --steps 60 --temperature 0
 expect_stdout_eq "$REF"

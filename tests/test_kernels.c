@@ -1,0 +1,477 @@
+/* test_kernels.c - every kernel variant in the binary against the scalar
+ * reference, bit for bit (memcmp), and a benchmark mode.
+ *
+ *   test_kernels           the bit-exactness tests (ctest runs this)
+ *   test_kernels --bench [f32|f16|planes|avd]
+ *                          GFLOP/s and GB/s of each variant on SmolLM2-135M
+ *                          shapes, n_tok 1 and 64, and the pool's speedup
+ *
+ * Coverage: dot_f32 for n = 0..600; matmul of kinds F32, F16, PLANES (0 to
+ * 12 planes, groups 1, 7, 12, 32, 64 and cols) and AVD (ranks 1, 3, 8, 9,
+ * 17; 1 to 4 blocks) for cols 1, 7, 8, 9, 63, 64, 65, 172, 577, rows 1, 3,
+ * 17, n_tok 1 to 5 and 64, sub-ranges [r0, r1) of the rows, pointers offset
+ * by one element, and values that are large, tiny, subnormal, +-0 and of
+ * mixed signs (no NaN or infinity: only finite results have a unique bit
+ * pattern); binary16 inputs take every finite bit pattern.
+ */
+#include "half.h"
+#include "kernels.h"
+#include "linear.h"
+#include "pool.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <time.h>
+
+/* ---- deterministic random values ------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_unit(uint64_t *s) { /* [-1, 1) */
+    return (float)((double)(rng_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
+
+/* A value of one of the classes that stress rounding: ordinary, large
+   (products up to 1e34, sums of 600 of them stay finite), tiny (products
+   underflow to subnormals), subnormal, +0, -0. */
+static float rng_extreme(uint64_t *s) {
+    float u = rng_unit(s);
+    switch (rng_next(s) % 7) {
+    case 0: return u * 1e17f;
+    case 1: return u * 1e-20f;
+    case 2: return u * 1e-39f; /* subnormal */
+    case 3: return 0.0f;
+    case 4: return -0.0f;
+    case 5: return u * 3.0f + (u < 0 ? -1.0f : 1.0f);
+    default: return u;
+    }
+}
+
+static void fill(float *v, size_t n, int extreme, uint64_t *s) {
+    for (size_t i = 0; i < n; i++) v[i] = extreme ? rng_extreme(s) : rng_unit(s);
+}
+
+/* A finite binary16 (subnormals and zeros included; no inf, no NaN). */
+static uint16_t rng_half(uint64_t *s) {
+    for (;;) {
+        uint16_t h = (uint16_t)rng_next(s);
+        if (((h >> 10) & 0x1f) != 0x1f) return h;
+    }
+}
+
+static const bs_kernels *variants[8];
+static int n_variants;
+
+/* ---- dot --------------------------------------------------------------- */
+
+static void test_dot(void) {
+    uint64_t seed = 1;
+    float *a = malloc(602 * sizeof *a), *b = malloc(602 * sizeof *b);
+    for (int extreme = 0; extreme < 2; extreme++)
+        for (int n = 0; n <= 600; n++) {
+            fill(a, 602, extreme, &seed);
+            fill(b, 602, extreme, &seed);
+            float want = bs_dot_f32_ref(a + 1, b + 1, n); /* offset: unaligned */
+            for (int v = 1; v < n_variants; v++) {
+                float got = variants[v]->dot_f32(a + 1, b + 1, n);
+                CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s dot n=%d: %.9g vs %.9g", variants[v]->name, n,
+                          (double)got, (double)want);
+                got = variants[v]->dot_f32(a, b + 1, n);
+                float want0 = bs_dot_f32_ref(a, b + 1, n);
+                CHECK(memcmp(&got, &want0, 4) == 0);
+            }
+        }
+    free(a);
+    free(b);
+}
+
+/* ---- matmul ------------------------------------------------------------ */
+
+static const int COLS[] = {1, 7, 8, 9, 63, 64, 65, 172, 577};
+static const int ROWS[] = {1, 3, 17};
+static const int NTOK[] = {1, 2, 3, 4, 5, 64};
+#define N_OF(a) (int)(sizeof a / sizeof a[0])
+
+/* Runs matmul rows [r0, r1) with every variant and compares y (all of it:
+   rows outside the range must keep their sentinel). y and scratch are
+   offset by one float (x by its caller). */
+static int compare_matmul(const bs_linear *l, const float *x, int n_tok, int r0, int r1,
+                          const char *what) {
+    size_t ny = (size_t)n_tok * l->rows, ns = bs_linear_scratch(l);
+    float *want = malloc((ny + 1) * sizeof *want), *got = malloc((ny + 1) * sizeof *got);
+    float *scratch = malloc((ns + 1) * sizeof *scratch);
+    for (size_t i = 0; i <= ny; i++) want[i] = got[i] = -123.25f;
+    variants[0]->matmul[l->kind](l, x, want + 1, n_tok, r0, r1, scratch + 1);
+    int ok = 1;
+    for (int v = 1; v < n_variants; v++) {
+        for (size_t i = 0; i <= ny; i++) got[i] = -123.25f;
+        variants[v]->matmul[l->kind](l, x, got + 1, n_tok, r0, r1, scratch + 1);
+        int same = memcmp(got, want, (ny + 1) * sizeof *got) == 0;
+        CHECK_MSG(same, "%s %s rows %d cols %d n_tok %d [%d,%d)", variants[v]->name, what, l->rows,
+                  l->cols, n_tok, r0, r1);
+        if (!same) {
+            ok = 0;
+            for (size_t i = 0; i <= ny; i++)
+                if (memcmp(&got[i], &want[i], 4)) {
+                    fprintf(stderr, "  first difference at %zu: %.9g vs %.9g\n", i, (double)got[i],
+                            (double)want[i]);
+                    break;
+                }
+        }
+    }
+    free(want);
+    free(got);
+    free(scratch);
+    return ok;
+}
+
+/* Every n_tok and a few row ranges for one linear map. */
+static void compare_all_tok(const bs_linear *l, int extreme, uint64_t *seed, const char *what) {
+    size_t nx = (size_t)64 * l->cols + 1;
+    float *x = malloc(nx * sizeof *x);
+    fill(x, nx, extreme, seed);
+    for (int t = 0; t < N_OF(NTOK); t++) {
+        if (!compare_matmul(l, x + 1, NTOK[t], 0, l->rows, what)) break;
+        if (l->rows > 2) compare_matmul(l, x + 1, NTOK[t], 1, l->rows - 1, what);
+    }
+    free(x);
+}
+
+static void test_f32(void) {
+    uint64_t seed = 2;
+    for (int extreme = 0; extreme < 2; extreme++)
+        for (int ri = 0; ri < N_OF(ROWS); ri++)
+            for (int ci = 0; ci < N_OF(COLS); ci++) {
+                int rows = ROWS[ri], cols = COLS[ci];
+                float *w = malloc(((size_t)rows * cols + 1) * sizeof *w);
+                fill(w, (size_t)rows * cols + 1, extreme, &seed);
+                bs_linear l = {.rows = rows, .cols = cols, .kind = BS_LIN_F32, .w = w + 1};
+                compare_all_tok(&l, extreme, &seed, "f32");
+                free(w);
+            }
+}
+
+static void test_f16(void) {
+    uint64_t seed = 3;
+    for (int extreme = 0; extreme < 2; extreme++)
+        for (int ri = 0; ri < N_OF(ROWS); ri++)
+            for (int ci = 0; ci < N_OF(COLS); ci++) {
+                int rows = ROWS[ri], cols = COLS[ci];
+                size_t n = (size_t)rows * cols + 1;
+                uint16_t *w = malloc(n * sizeof *w);
+                /* random bit patterns: every exponent, subnormals, +-0 */
+                for (size_t i = 0; i < n; i++) w[i] = rng_half(&seed);
+                w[n / 2] = 0x8000u;
+                w[n - 1] = 0x0001u;
+                bs_linear l = {.rows = rows, .cols = cols, .kind = BS_LIN_F16, .w16 = w + 1};
+                compare_all_tok(&l, extreme, &seed, "f16");
+                free(w);
+            }
+}
+
+/* A PLANES map with n planes of random signs and random binary16 scales,
+   plane buffers and scales offset by one element. */
+typedef struct planes_fixture {
+    bs_linear l;
+    uint8_t *bytes[16];
+    uint16_t *scales;
+    const uint8_t *ptrs[16];
+} planes_fixture;
+
+static void planes_make(planes_fixture *f, int rows, int cols, int n, int group, uint64_t *seed) {
+    memset(f, 0, sizeof *f);
+    size_t nb = (size_t)rows * bs_row_bytes(cols) + 1;
+    size_t ns = (size_t)rows * bs_groups_per_row(cols, group) + 1;
+    for (int i = 0; i < n; i++) {
+        f->bytes[i] = malloc(nb);
+        for (size_t j = 0; j < nb; j++) f->bytes[i][j] = (uint8_t)rng_next(seed);
+        f->ptrs[i] = f->bytes[i] + 1;
+    }
+    f->scales = malloc(ns * sizeof *f->scales);
+    for (size_t j = 0; j < ns; j++) f->scales[j] = rng_half(seed);
+    f->l = (bs_linear){.rows = rows, .cols = cols, .kind = BS_LIN_PLANES, .n_blocks = n,
+                       .max_blocks = n, .group = group, .scales = f->scales + 1, .planes = f->ptrs};
+}
+
+static void planes_free(planes_fixture *f) {
+    for (int i = 0; i < 16; i++) free(f->bytes[i]);
+    free(f->scales);
+}
+
+static void test_planes(void) {
+    uint64_t seed = 4;
+    /* 32 and 64 (multiples of 8), 12 and 7 (groups that straddle bytes),
+       1 and cols (extremes); most cols are not multiples of the group */
+    const int groups[] = {32, 64, 12, 7, 1, 0};
+    for (int extreme = 0; extreme < 2; extreme++)
+        for (int ri = 0; ri < N_OF(ROWS); ri++)
+            for (int ci = 0; ci < N_OF(COLS); ci++)
+                for (int gi = 0; gi < N_OF(groups); gi++)
+                    for (int n = 0; n <= 12; n++) {
+                        int rows = ROWS[ri], cols = COLS[ci], group = groups[gi] ? groups[gi] : cols;
+                        if (group > cols) continue; /* the format requires group <= cols */
+                        /* every plane count on the mid sizes; a few elsewhere */
+                        if (!(cols == 65 || cols == 172 || n == 1 || n == 4 || n == 8 || n == 9))
+                            continue;
+                        planes_fixture f;
+                        planes_make(&f, rows, cols, n, group, &seed);
+                        char what[64];
+                        snprintf(what, sizeof what, "planes n=%d group=%d", n, group);
+                        compare_all_tok(&f.l, extreme, &seed, what);
+                        planes_free(&f);
+                    }
+}
+
+/* An AVD map of n_blocks blocks of the given rank, random signs and
+   binary16 factors (ordinary or any finite bit pattern), every buffer
+   offset by one element. */
+typedef struct avd_fixture {
+    bs_linear l;
+    bs_avd_block blk[4];
+    void *mem[12];
+} avd_fixture;
+
+static void avd_make(avd_fixture *f, int rows, int cols, int rank, int n_blocks, int extreme,
+                     uint64_t *seed) {
+    memset(f, 0, sizeof *f);
+    for (int b = 0; b < n_blocks; b++) {
+        size_t ns = (size_t)rows * bs_row_bytes(cols) + 1, na = (size_t)rows * rank + 1,
+               nb = (size_t)rank * cols + 1;
+        uint8_t *sg = f->mem[3 * b] = malloc(ns);
+        uint16_t *a = f->mem[3 * b + 1] = malloc(na * 2), *bb = f->mem[3 * b + 2] = malloc(nb * 2);
+        for (size_t i = 0; i < ns; i++) sg[i] = (uint8_t)rng_next(seed);
+        for (size_t i = 0; i < na; i++) a[i] = extreme ? rng_half(seed) : bs_f32_to_f16(rng_unit(seed));
+        for (size_t i = 0; i < nb; i++) bb[i] = extreme ? rng_half(seed) : bs_f32_to_f16(rng_unit(seed));
+        f->blk[b] = (bs_avd_block){sg + 1, a + 1, bb + 1};
+    }
+    f->l = (bs_linear){.rows = rows, .cols = cols, .kind = BS_LIN_AVD, .n_blocks = n_blocks,
+                       .max_blocks = n_blocks, .rank = rank, .avd = f->blk};
+}
+
+static void avd_free(avd_fixture *f) {
+    for (int i = 0; i < 12; i++) free(f->mem[i]);
+}
+
+/* Ranks below, at and above the 8 dots the AVX2 kernel runs at once. */
+static void test_avd(void) {
+    uint64_t seed = 5;
+    const int ranks[] = {1, 3, 8, 9, 17};
+    for (int extreme = 0; extreme < 2; extreme++)
+        for (int ri = 0; ri < N_OF(ROWS); ri++)
+            for (int ci = 0; ci < N_OF(COLS); ci++)
+                for (int ki = 0; ki < N_OF(ranks); ki++) {
+                    avd_fixture f;
+                    avd_make(&f, ROWS[ri], COLS[ci], ranks[ki], 1 + ki % 4, extreme, &seed);
+                    char what[64];
+                    snprintf(what, sizeof what, "avd rank %d blocks %d", ranks[ki], f.l.n_blocks);
+                    compare_all_tok(&f.l, extreme, &seed, what);
+                    avd_free(&f);
+                }
+}
+
+/* ---- benchmark --------------------------------------------------------- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct bench_job {
+    const bs_kernels *k;
+    const bs_linear *l;
+    const float *x;
+    float *y;
+    float *scratch; /* (threads, stride) */
+    size_t stride;
+    int n_tok, chunk;
+} bench_job;
+
+/* The row split forward.c uses (bs_linear_split). */
+static void bench_task(void *ctx, int task, int thread) {
+    const bench_job *j = ctx;
+    int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
+    j->k->matmul[j->l->kind](j->l, j->x, j->y, j->n_tok, r0, r1, j->scratch + (size_t)thread * j->stride);
+}
+
+/* Seconds per call of n configurations (job j[i] on pool[i]): the fastest
+   single call of each over about 0.2 s per configuration, the calls
+   interleaved so that all see the same machine. The minimum, not the
+   mean, because other processes may share the machine: a call that was
+   never preempted shows what the code can do. */
+static void time_matmuls(bench_job *j, bs_pool **pool, int n, double *best) {
+    int n_tasks[4];
+    for (int i = 0; i < n; i++) {
+        int nt = bs_pool_threads(pool[i]), rows = j[i].l->rows;
+        j[i].chunk = bs_linear_split(rows, nt);
+        n_tasks[i] = (rows + j[i].chunk - 1) / j[i].chunk;
+        best[i] = 1e30;
+    }
+    double t_start = now_s();
+    for (int calls = 0; calls < 3 || now_s() - t_start < 0.2 * n; calls++)
+        for (int i = 0; i < n; i++) {
+            double t0 = now_s();
+            bs_pool_run(pool[i], n_tasks[i], bench_task, &j[i]);
+            double dt = now_s() - t0;
+            if (dt < best[i]) best[i] = dt;
+        }
+}
+
+typedef struct shape {
+    const char *name;
+    int rows, cols, per_token; /* per_token: times used per token by SmolLM2-135M */
+} shape;
+
+static void bench(const char *only) {
+    /* SmolLM2-135M: 30 layers of q, o (576x576), k, v (192x576), gate, up
+       (1536x576), down (576x1536), then the tied lm_head (49152x576). */
+    const shape shapes[] = {{"q,o 576x576", 576, 576, 60},     {"k,v 192x576", 192, 576, 60},
+                            {"gate,up 1536x576", 1536, 576, 60}, {"down 576x1536", 576, 1536, 30},
+                            {"lm_head 49152x576", 49152, 576, 1}};
+    const bs_lin_kind kinds[] = {BS_LIN_F32, BS_LIN_F16, BS_LIN_PLANES, BS_LIN_AVD};
+    const char *kind_names[] = {"f32", "f16", "planes(4 bits, group 64)", "avd(4 blocks of rank 16)"};
+    bs_pool *pool1 = NULL, *pool2 = NULL;
+    if (bs_pool_create(1, &pool1) != BS_OK || bs_pool_create(2, &pool2) != BS_OK) return;
+    uint64_t seed = 9;
+    float *x = malloc((size_t)64 * 1536 * sizeof *x), *y = malloc((size_t)64 * 49152 * sizeof *y);
+    fill(x, (size_t)64 * 1536, 0, &seed);
+    printf("kernels: %s vs %s; ratios measured in this run; threads: pool of 2 vs 1 (%s)\n"
+           "n_tok 1: GB/s of weight bytes read; n_tok 64: GFLOP/s counting 2 * rows * cols per token\n"
+           "(dense-equivalent for planes and avd); times: the fastest of many calls\n",
+           variants[n_variants - 1]->name, variants[0]->name, variants[n_variants - 1]->name);
+    for (int ki = 0; ki < N_OF(kinds); ki++) {
+        if (only && strncmp(kind_names[ki], only, strlen(only)) != 0) continue;
+        printf("\n== %s ==\n%-20s %5s %12s %12s %7s %12s %7s\n", kind_names[ki], "shape", "n_tok",
+               variants[0]->name, variants[n_variants - 1]->name, "ratio", "2 threads", "x");
+        double model_s[2][3] = {{0}}; /* [n_tok 1, 64][ref, best, best x2] per token */
+        for (int si = 0; si < N_OF(shapes); si++) {
+            const shape *sh = &shapes[si];
+            size_t n = (size_t)sh->rows * sh->cols;
+            float *w = NULL;
+            uint16_t *w16 = NULL;
+            planes_fixture pf;
+            avd_fixture af;
+            bs_linear l = {.rows = sh->rows, .cols = sh->cols, .kind = kinds[ki]};
+            if (kinds[ki] == BS_LIN_F32) {
+                w = malloc(n * sizeof *w);
+                fill(w, n, 0, &seed);
+                l.w = w;
+            } else if (kinds[ki] == BS_LIN_F16) {
+                w16 = malloc(n * sizeof *w16);
+                for (size_t i = 0; i < n; i++) w16[i] = bs_f32_to_f16(rng_unit(&seed));
+                l.w16 = w16;
+            } else if (kinds[ki] == BS_LIN_PLANES) {
+                planes_make(&pf, sh->rows, sh->cols, 4, 64, &seed);
+                l = pf.l;
+            } else {
+                avd_make(&af, sh->rows, sh->cols, 16, 4, 0, &seed);
+                l = af.l;
+            }
+            size_t stride = bs_linear_scratch(&l);
+            float *scratch = malloc((2 * stride + 1) * sizeof *scratch);
+            int64_t bytes = bs_linear_bytes(&l);
+            for (int ti = 0; ti < 2; ti++) {
+                int n_tok = ti ? 64 : 1;
+                bench_job j[3] = {{variants[0], &l, x, y, scratch, stride, n_tok, 0},
+                                  {variants[n_variants - 1], &l, x, y, scratch, stride, n_tok, 0},
+                                  {variants[n_variants - 1], &l, x, y, scratch, stride, n_tok, 0}};
+                bs_pool *pools[3] = {pool1, pool1, pool2};
+                double t[3];
+                time_matmuls(j, pools, 3, t);
+                double t_ref = t[0], t_best = t[1], t_two = t[2];
+                double flop = 2.0 * (double)n * n_tok;
+                /* decode is memory-bound: weight GB/s; prefill: GFLOP/s */
+                const char *unit = n_tok == 1 ? "GB/s" : "GFLOP/s";
+                double ref = n_tok == 1 ? bytes / t_ref / 1e9 : flop / t_ref / 1e9;
+                double best = n_tok == 1 ? bytes / t_best / 1e9 : flop / t_best / 1e9;
+                double two = n_tok == 1 ? bytes / t_two / 1e9 : flop / t_two / 1e9;
+                printf("%-20s %5d %7.2f %-4s %7.2f %-4s %6.2fx %7.2f %-4s %5.2fx\n", sh->name, n_tok, ref,
+                       unit, best, unit, t_ref / t_best, two, unit, t_best / t_two);
+                model_s[ti][0] += sh->per_token * t_ref / n_tok;
+                model_s[ti][1] += sh->per_token * t_best / n_tok;
+                model_s[ti][2] += sh->per_token * t_two / n_tok;
+            }
+            free(scratch);
+            free(w);
+            free(w16);
+            if (kinds[ki] == BS_LIN_PLANES) planes_free(&pf);
+            if (kinds[ki] == BS_LIN_AVD) avd_free(&af);
+        }
+        for (int ti = 0; ti < 2; ti++)
+            printf("SmolLM2-135M matmuls only, %s: %s %.1f tok/s, %s %.1f tok/s (%.2fx), 2 threads %.1f tok/s "
+                   "(%.2fx)\n",
+                   ti ? "prefill (n_tok 64)" : "decode (n_tok 1)", variants[0]->name, 1.0 / model_s[ti][0],
+                   variants[n_variants - 1]->name, 1.0 / model_s[ti][1], model_s[ti][0] / model_s[ti][1],
+                   1.0 / model_s[ti][2], model_s[ti][1] / model_s[ti][2]);
+    }
+    free(x);
+    free(y);
+    bs_pool_free(pool1);
+    bs_pool_free(pool2);
+}
+
+/* ---- pool -------------------------------------------------------------- */
+
+typedef struct pool_ctx {
+    int *hits;
+    int n_threads;
+    int bad_thread;
+} pool_ctx;
+
+static void count_task(void *ctx, int task, int thread) {
+    pool_ctx *c = ctx;
+    c->hits[task]++; /* each task index is handed out once: no race */
+    if (thread < 0 || thread >= c->n_threads) c->bad_thread = 1;
+}
+
+/* Every task runs exactly once per run, on a valid thread index, over many
+   consecutive runs (the spin / sleep hand-over between jobs). */
+static void test_pool(void) {
+    for (int nt = 1; nt <= 4; nt++) {
+        bs_pool *p = NULL;
+        CHECK_OK(bs_pool_create(nt, &p));
+        if (!p) continue;
+        int hits[97];
+        pool_ctx c = {hits, bs_pool_threads(p), 0};
+        for (int run = 0; run < 2000; run++) {
+            int n = 1 + run % 97;
+            memset(hits, 0, sizeof hits);
+            bs_pool_run(p, n, count_task, &c);
+            int ok = 1;
+            for (int i = 0; i < n; i++) ok &= hits[i] == 1;
+            CHECK_MSG(ok, "threads %d run %d: a task ran %s", nt, run, "not exactly once");
+            if (!ok) break;
+        }
+        CHECK(!c.bad_thread);
+        bs_pool_free(p);
+    }
+    bs_pool *p = NULL;
+    CHECK_STATUS(bs_pool_create(0, &p), BS_ERR_INVALID_ARG);
+    CHECK_STATUS(bs_pool_create(BS_POOL_MAX_THREADS + 1, &p), BS_ERR_INVALID_ARG);
+    bs_pool_free(NULL);
+}
+
+int main(int argc, char **argv) {
+    n_variants = bs_kernels_all(variants, 8);
+    fprintf(stderr, "kernel variants:");
+    for (int i = 0; i < n_variants; i++) fprintf(stderr, " %s", variants[i]->name);
+    fprintf(stderr, " (best: %s)\n", bs_kernels_best()->name);
+    if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
+        bench(argc > 2 ? argv[2] : NULL);
+        return 0;
+    }
+    CHECK(n_variants >= 1 && variants[0] == bs_kernels_ref());
+    CHECK(bs_kernels_best() == variants[n_variants - 1]);
+    RUN(test_dot);
+    RUN(test_f32);
+    RUN(test_f16);
+    RUN(test_planes);
+    RUN(test_avd);
+    RUN(test_pool);
+    return test_summary();
+}
