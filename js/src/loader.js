@@ -164,17 +164,20 @@ export class FileTransport {
   }
 
   async read(start, end, { signal } = {}) {
-    const { open } = await import('node:fs/promises');
+    const { open, stat } = await import('node:fs/promises');
     throwIfAborted(signal);
-    let fh;
+    let st;
     try {
-      fh = await open(this.path, 'r');
+      st = await stat(this.path);
     } catch (err) {
       throw ioError(`cannot open ${this.path}: ${err.message}`, { permanent: true, cause: err });
     }
-    const st = await fh.stat();
+    if (!st.isFile()) throw ioError(`${this.path} is not a file`, { permanent: true });
     const stop = Math.min(end, st.size);
+    const path = this.path;
+    // the handle is opened on the first read, so a body never iterated holds none
     async function* body() {
+      const fh = await open(path, 'r');
       try {
         for (let pos = start; pos < stop;) {
           throwIfAborted(signal);
@@ -294,16 +297,22 @@ export class RangeLoader {
     const chunks = [];
     let got = 0, header = null, want = expect;
     // a server without Range sends the whole file: read only as far as the head
-    while (got < want) {
-      const { done, value } = await it.next();
-      if (done) break;
-      chunks.push(value);
-      got += value.length;
-      if (!header && got >= 96) {
-        header = parseHeader(concat(chunks, got));
-        if (!r.ranged) want = header.dataOffset;
+    try {
+      while (got < want) {
+        const { done, value } = await it.next();
+        if (done) break;
+        chunks.push(value);
+        got += value.length;
+        if (!header && got >= 96) {
+          header = parseHeader(concat(chunks, got));
+          if (!r.ranged) want = header.dataOffset;
+        }
       }
+    } catch (err) {
+      await it.return?.();
+      throw err;
     }
+    if (r.ranged) await it.return?.(); // done with this response (frees its connection or file handle)
     if (r.ranged && got < expect) throw ioError(`${this.transport.name}: connection lost in the head (${got} bytes)`);
     let bytes = concat(chunks, got);
     if (!header) header = parseHeader(bytes); // a file shorter than a header: TRUNCATED or FORMAT
