@@ -141,6 +141,7 @@ int cmd_curve(int argc, char **argv) {
         {"batch", ARG_INT, &batch, "B", "tokens per forward pass (default 64)", 1, 4096},
         {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"no-rtn", ARG_FLAG, &no_rtn, NULL, "skip the RTN baselines", 0, 0},
+        {"max-bpw", ARG_FLOAT, &max_bpw, "X", "plot up to X bits per weight (the CSV has every point; default 10)", 0.5, 1000},
     };
     const arg_spec spec = {
         "bitstack curve FILE.bstk [FILE.bstk ...] --text TEXT --out PREFIX [--source MODEL] [options]",
@@ -266,7 +267,7 @@ int cmd_curve(int argc, char **argv) {
             ps[i] = (plot_series){sets[i].name, colors[i % 12], sets[i].lines, sets[i].n, sets[i].bpw, sets[i].ppl};
         double ymax = float_ppl > 0 ? float_ppl * 4 : 1e9;
         plot_svg(fs, "perplexity vs size", "bits per weight of the compressed matrices", "perplexity (log)", ps, n_sets,
-                 float_ppl, "float", ymax);
+                 float_ppl, "float", ymax, max_bpw);
         fprintf(stderr, "wrote %s.csv and %s.svg\n", out, out);
     }
     if (fc) fclose(fc);
