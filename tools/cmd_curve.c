@@ -130,6 +130,7 @@ static double at_bytes(const series *s, double b) {
 int cmd_curve(int argc, char **argv) {
     const char *text = NULL, *out = NULL, *source = NULL, *tokenizer = NULL;
     int32_t ctx = 0, max_windows = 32, points = 12, batch = 0, no_rtn = 0, threads = 1;
+    float max_bpw = 10.0f;
     const arg_opt opts[] = {
         {"text", ARG_STR, &text, "FILE", "evaluation text (required; not the calibration text)", 0, 0},
         {"out", ARG_STR, &out, "PREFIX", "writes PREFIX.csv and PREFIX.svg (required)", 0, 0},
