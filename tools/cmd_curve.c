@@ -106,6 +106,20 @@ static int stack_curve(bs_model *m, const double *budgets, int n_budgets, const 
     return EXIT_OK;
 }
 
+/* "32,64" -> {32, 64}; 0 on a malformed list. */
+static int parse_groups(const char *s, int *out) {
+    int n = 0;
+    while (*s && n < 3) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || (v != 32 && v != 64 && v != 128)) return 0;
+        out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return 0;
+    }
+    return *s ? 0 : n;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -130,6 +144,8 @@ static double at_bytes(const series *s, double b) {
 int cmd_curve(int argc, char **argv) {
     const char *text = NULL, *out = NULL, *source = NULL, *tokenizer = NULL;
     int32_t ctx = 0, max_windows = 32, points = 12, batch = 0, no_rtn = 0, threads = 1;
+    float max_bpw = 10.0f;
+    const char *rtn_groups = "32,64,128";
     const arg_opt opts[] = {
         {"text", ARG_STR, &text, "FILE", "evaluation text (required; not the calibration text)", 0, 0},
         {"out", ARG_STR, &out, "PREFIX", "writes PREFIX.csv and PREFIX.svg (required)", 0, 0},
@@ -141,6 +157,8 @@ int cmd_curve(int argc, char **argv) {
         {"batch", ARG_INT, &batch, "B", "tokens per forward pass (default 64)", 1, 4096},
         {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"no-rtn", ARG_FLAG, &no_rtn, NULL, "skip the RTN baselines", 0, 0},
+        {"rtn-groups", ARG_STR, &rtn_groups, "LIST", "RTN group sizes (default 32,64,128)", 0, 0},
+        {"max-bpw", ARG_FLOAT, &max_bpw, "X", "plot up to X bits per weight (the CSV has every point; default 10)", 0.5, 1000},
     };
     const arg_spec spec = {
         "bitstack curve FILE.bstk [FILE.bstk ...] --text TEXT --out PREFIX [--source MODEL] [options]",
@@ -193,9 +211,14 @@ int cmd_curve(int argc, char **argv) {
             r = cli_fail(BS_ERR_NOMEM, "RTN");
             goto done;
         }
-        static const int groups[3] = {32, 64, 128};
+        int groups[3], n_groups = parse_groups(rtn_groups, groups);
+        if (n_groups == 0) {
+            fprintf(stderr, "bitstack: --rtn-groups %s: expects up to 3 of 32,64,128 (e.g. 32,64)\n", rtn_groups);
+            r = EXIT_USAGE;
+            goto done;
+        }
         for (int asym = 0; asym < 2; asym++)
-            for (int g = 0; g < 3; g++) {
+            for (int g = 0; g < n_groups; g++) {
                 series *s = &sets[n_sets++];
                 snprintf(s->name, sizeof s->name, "RTN %s g%d", asym ? "asym" : "sym", groups[g]);
                 for (int bits = 2; bits <= 5; bits++) {
@@ -266,7 +289,7 @@ int cmd_curve(int argc, char **argv) {
             ps[i] = (plot_series){sets[i].name, colors[i % 12], sets[i].lines, sets[i].n, sets[i].bpw, sets[i].ppl};
         double ymax = float_ppl > 0 ? float_ppl * 4 : 1e9;
         plot_svg(fs, "perplexity vs size", "bits per weight of the compressed matrices", "perplexity (log)", ps, n_sets,
-                 float_ppl, "float", ymax);
+                 float_ppl, "float", ymax, max_bpw);
         fprintf(stderr, "wrote %s.csv and %s.svg\n", out, out);
     }
     if (fc) fclose(fc);

@@ -44,10 +44,11 @@ static void axes(FILE *o, const frame *f, const char *xlabel, const char *ylabel
 }
 
 void plot_svg(FILE *o, const char *title, const char *xlabel, const char *ylabel, const plot_series *s, int n_series,
-              double hline, const char *hline_label, double y_max) {
+              double hline, const char *hline_label, double y_max, double x_max) {
     frame f = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int i = 0; i < n_series; i++)
         for (int k = 0; k < s[i].n; k++) {
+            if (s[i].x[k] > x_max) continue;
             f.x0 = fmin(f.x0, s[i].x[k]);
             f.x1 = fmax(f.x1, s[i].x[k]);
             f.ly0 = fmin(f.ly0, log10(s[i].y[k]));
@@ -68,12 +69,14 @@ void plot_svg(FILE *o, const char *title, const char *xlabel, const char *ylabel
     for (int i = 0; i < n_series; i++) {
         if (s[i].lines && s[i].n > 1) {
             fprintf(o, "<polyline fill='none' stroke='%s' stroke-width='2' points='", s[i].color);
-            for (int k = 0; k < s[i].n; k++) fprintf(o, "%.1f,%.1f ", px(&f, s[i].x[k]), py(&f, s[i].y[k]));
+            for (int k = 0; k < s[i].n; k++)
+                if (s[i].x[k] <= x_max) fprintf(o, "%.1f,%.1f ", px(&f, s[i].x[k]), py(&f, s[i].y[k]));
             fprintf(o, "'/>\n");
         }
         for (int k = 0; k < s[i].n; k++)
-            fprintf(o, "<circle cx='%.1f' cy='%.1f' r='%d' fill='%s'/>\n", px(&f, s[i].x[k]), py(&f, s[i].y[k]),
-                    s[i].lines ? 3 : 5, s[i].color);
+            if (s[i].x[k] <= x_max)
+                fprintf(o, "<circle cx='%.1f' cy='%.1f' r='%d' fill='%s'/>\n", px(&f, s[i].x[k]), py(&f, s[i].y[k]),
+                        s[i].lines ? 3 : 5, s[i].color);
         int ly = T + 18 + 20 * i;
         fprintf(o, "<circle cx='%d' cy='%d' r='5' fill='%s'/><text x='%d' y='%d' font-size='12'>%s</text>\n", W - R + 16,
                 ly - 4, s[i].color, W - R + 28, ly, s[i].name);

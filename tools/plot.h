@@ -13,9 +13,9 @@ typedef struct plot_series {
 } plot_series;
 
 /* Writes an SVG with a linear x axis and a logarithmic y axis; y values
-   above y_max are clipped to the frame. hline (> 0) draws a dashed
-   reference line (the float model). */
+   above y_max are clipped to the frame, points with x above x_max left
+   out. hline (> 0) draws a dashed reference line (the float model). */
 void plot_svg(FILE *f, const char *title, const char *xlabel, const char *ylabel, const plot_series *s, int n_series,
-              double hline, const char *hline_label, double y_max);
+              double hline, const char *hline_label, double y_max, double x_max);
 
 #endif
