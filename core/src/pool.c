@@ -9,10 +9,17 @@
  * sleep. Tasks are claimed from a shared atomic counter, so a slow thread
  * just takes fewer of them.
  *
- * Machines are often shared (or have fewer cores than threads asked for):
- * a thread that waits for a descheduled one must give up its core, or it
- * may spin away the very time slice the other needs. So both waits poll
- * with PAUSE briefly, then call sched_yield() between polls.
+ * Machines are often shared (or have fewer cores than threads asked for),
+ * so a worker may be off its core when a job starts. The caller then runs
+ * every task itself and never waits for a worker that claimed none: a job
+ * is over when all its tasks are done. To make that safe, a job is
+ * "open" while gen is odd; a worker announces itself in `active`, then
+ * checks that the job it saw is still open before touching it, and the
+ * caller closes the job (gen even) and waits for `active` to drain before
+ * it reuses the job's fields (both sides use sequentially consistent
+ * atomics, so one of them always sees the other). Waits poll with PAUSE,
+ * then call sched_yield() between polls, so a thread waiting for a
+ * descheduled one gives its core back.
  */
 #include "pool.h"
 
@@ -50,22 +57,34 @@ struct bs_pool {
     pthread_mutex_t mu;
     pthread_cond_t wake;
     int sleepers;              /* workers waiting on `wake` (under mu)     */
-    atomic_uint gen;           /* bumped to start a job (or to quit)       */
+    atomic_uint gen;           /* odd: a job is open; even: none           */
+    atomic_int quit;           /* set (then gen bumped) by bs_pool_free    */
     atomic_int next;           /* next task index to claim                 */
-    atomic_int done;           /* workers finished with the current job    */
-    /* The current job: written by the caller before it bumps gen, read by
-       workers after they see the new gen (the atomic orders them). */
-    int quit;
+    atomic_int finished;       /* tasks of the open job done               */
+    atomic_int active;         /* workers inside a job                     */
+    /* The open job: written by the caller while no job is open and no
+       worker is active, read by workers inside it. */
     int n_tasks;
     bs_task_fn fn;
     void *ctx;
 };
+
+/* Waits with PAUSE, then yielding, until done(p) holds. */
+static void wait_for(bs_pool *p, int (*done)(bs_pool *)) {
+    for (int i = 0; !done(p); i++)
+        if (i < BS_POOL_SPIN) cpu_relax();
+        else sched_yield();
+}
+
+static int all_finished(bs_pool *p) { return atomic_load(&p->finished) >= p->n_tasks; }
+static int none_active(bs_pool *p) { return atomic_load(&p->active) == 0; }
 
 static void work(bs_pool *p, int thread) {
     for (;;) {
         int t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
         if (t >= p->n_tasks) return;
         p->fn(p->ctx, t, thread);
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
     }
 }
 
@@ -75,22 +94,26 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Waits until gen differs from seen: polls, polls yielding the core, then
-   sleeps. */
-static unsigned wait_gen(bs_pool *p, unsigned seen) {
+/* A job other than `seen` is open, or the pool is quitting. */
+static int news(bs_pool *p, unsigned seen, unsigned *g) {
+    *g = atomic_load(&p->gen);
+    return ((*g & 1u) && *g != seen) || atomic_load(&p->quit);
+}
+
+/* Waits for news: polls, polls yielding the core, then sleeps. */
+static unsigned wait_job(bs_pool *p, unsigned seen) {
     unsigned g;
     for (int i = 0; i < BS_POOL_SPIN; i++) {
-        if ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) != seen) return g;
+        if (news(p, seen, &g)) return g;
         cpu_relax();
     }
     for (int64_t t0 = now_ns(); now_ns() - t0 < BS_POOL_IDLE_NS;) {
-        if ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) != seen) return g;
+        if (news(p, seen, &g)) return g;
         sched_yield();
     }
     pthread_mutex_lock(&p->mu);
     p->sleepers++;
-    while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen)
-        pthread_cond_wait(&p->wake, &p->mu);
+    while (!news(p, seen, &g)) pthread_cond_wait(&p->wake, &p->mu);
     p->sleepers--;
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -101,17 +124,19 @@ static void *worker_main(void *arg) {
     bs_pool *p = w->p;
     unsigned seen = 0;
     for (;;) {
-        seen = wait_gen(p, seen);
-        if (p->quit) return NULL;
-        work(p, w->id);
-        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        seen = wait_job(p, seen);
+        if (atomic_load(&p->quit)) return NULL;
+        atomic_fetch_add(&p->active, 1);
+        if (atomic_load(&p->gen) == seen) work(p, w->id); /* still open: its fields are stable */
+        atomic_fetch_sub(&p->active, 1);
     }
 }
 
-/* Publishes the job in p (fields set by the caller) to the workers. */
-static void start(bs_pool *p) {
+/* Bumps gen (opening or closing a job, or announcing quit) and wakes
+   sleeping workers. */
+static void bump(bs_pool *p) {
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    atomic_fetch_add(&p->gen, 1);
     if (p->sleepers) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
 }
@@ -124,8 +149,10 @@ bs_status bs_pool_create(int n_threads, bs_pool **out) {
     if (!p) return BS_ERR_NOMEM;
     p->n_threads = n_threads;
     atomic_init(&p->gen, 0);
+    atomic_init(&p->quit, 0);
     atomic_init(&p->next, 0);
-    atomic_init(&p->done, 0);
+    atomic_init(&p->finished, 0);
+    atomic_init(&p->active, 0);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p);
         return bs_fail(BS_ERR_NOMEM, "pool: cannot create a mutex");
@@ -159,8 +186,8 @@ bs_status bs_pool_create(int n_threads, bs_pool **out) {
 void bs_pool_free(bs_pool *p) {
     if (!p) return;
     if (p->n_started > 0) {
-        p->quit = 1;
-        start(p);
+        atomic_store(&p->quit, 1);
+        bump(p);
         for (int i = 0; i < p->n_started; i++) pthread_join(p->threads[i], NULL);
     }
     pthread_cond_destroy(&p->wake);
@@ -178,15 +205,15 @@ void bs_pool_run(bs_pool *p, int n_tasks, bs_task_fn fn, void *ctx) {
         for (int i = 0; i < n_tasks; i++) fn(ctx, i, 0);
         return;
     }
+    /* no job is open and no worker is active: the fields are ours */
     p->n_tasks = n_tasks;
     p->fn = fn;
     p->ctx = ctx;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-    start(p);
+    atomic_store(&p->next, 0);
+    atomic_store(&p->finished, 0);
+    bump(p); /* open */
     work(p, 0);
-    /* the workers finish their last task (or find none) shortly */
-    for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < p->n_threads - 1; i++)
-        if (i < BS_POOL_SPIN) cpu_relax();
-        else sched_yield();
+    wait_for(p, all_finished); /* tasks other threads claimed */
+    bump(p);                   /* close: late workers will not enter */
+    wait_for(p, none_active);  /* workers that entered have left */
 }
