@@ -194,7 +194,7 @@ BS_API bs_status bs_chat_render(const bs_model *model,
 typedef struct bs_session bs_session;
 
 typedef struct bs_session_options {
-    int32_t ctx;        /* KV cache length in tokens; 0: model's seq_len  */
+    int32_t ctx;        /* KV cache length in tokens; 0: min(seq_len, 2048) */
     int32_t max_batch;  /* tokens per prefill pass; 0: 64                 */
     int32_t n_threads;  /* threads running the forward pass, the calling
                            thread included (the session starts n - 1 and
