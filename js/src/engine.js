@@ -30,7 +30,9 @@ const ERR_RANGE = 8;
 
 /**
  * @typedef {object} OpenOptions
- * @property {number|string} [budget] weight bytes (5000000, "12MB", "40MiB") or bits per weight ("3.5bpw");
+ * @property {number|string|((head: import('./format.js').BstkHead) => number|string)} [budget] weight bytes
+ *   (5000000, "12MB", "40MiB") or bits per weight ("3.5bpw"), or a function of the parsed head returning one
+ *   (so a policy can see the file's sizes and config before choosing, without a second request for the head);
  *   default: in Node, a quarter of os.totalmem() less the session's KV cache (budget.js defaultBudgetBytes);
  *   elsewhere navigator.deviceMemory the same way when known, else the whole file
  * @property {'auto'|'simd128'|'scalar'} [flavor='auto'] wasm build (auto: SIMD128 when supported)
@@ -425,6 +427,7 @@ function blocksForBudgetChecked(head, bytes) {
 /** Blocks to load: the budget's, or the platform default's; at most what the source holds. */
 async function targetBlocks(head, loader, budget) {
   let bytes;
+  if (typeof budget === 'function') budget = budget(head);
   if (budget !== undefined && budget !== null) {
     bytes = budgetBytes(head, parseBudget(budget));
   } else if (isNode) {
