@@ -34,6 +34,7 @@ const state = {
   budget: null, // {bytes, source, deviceGiB}
   store: null, // {mode, warning, persisted}
   resizes: 0,
+  resizeLog: [], // {blocks, duringReply} per finished resize
   loadStarted: 0,
 };
 
@@ -160,6 +161,7 @@ function onBudgetChange() {
     try {
       await e.resize(bytes);
       state.resizes++;
+      state.resizeLog.push({ blocks: e.stack().nLoaded, duringReply: state.busy });
       state.blocks.target = e.targetBlocks;
       state.blocks.loaded = e.stack().nLoaded;
       setStatus(`model now ${fmtBytes(e.stack().loadedBytes)} (${e.stack().nLoaded} blocks)`);

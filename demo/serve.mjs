@@ -8,7 +8,7 @@
 //
 // Prints the demo's URL; serves until Ctrl-C, or S seconds when given. The
 // end-to-end tests import startNginx() and use `rate` (nginx limit_rate on
-// /models/) to make a download last long enough to watch.
+// /slow/, the same files) to make a download last long enough to watch.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -31,7 +31,8 @@ async function freePort() {
  * Starts nginx. Returns {url, port, dir, log() (access-log lines: "METHOD URI "RANGE" STATUS BYTES"), stop()}.
  * @param {{models?: Record<string, string>, port?: number, rate?: string}} [opts]
  *   models: name -> .bstk path, served as /models/NAME.bstk; port: default a free one;
- *   rate: nginx limit_rate for /models/ (e.g. "100k"; default unlimited)
+ *   rate: when given, the same files are also served under /slow/ at this nginx limit_rate per request
+ *   (e.g. "100k"), so one server shows both a fast and a slow network
  */
 export async function startNginx({ models = {}, port, rate } = {}) {
   if (!NGINX) throw new Error('nginx is not installed (apt-get install nginx)');
@@ -75,10 +76,8 @@ http {
     location /js/src/ { }
     location /js/dist/ { }
     location /js/node_modules/@huggingface/ { }
-    location /models/ {
-      root ${dir};
-      ${rate ? `limit_rate ${rate};` : ''}
-    }
+    location /models/ { root ${dir}; }
+    ${rate ? `location /slow/ { alias ${www}/; limit_rate ${rate}; }` : ''}
     location / { return 404; }
   }
 }

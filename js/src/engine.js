@@ -123,9 +123,13 @@ export class Engine {
   async #openResident(signal) {
     const { rt, head } = this;
     const prefix = rt.alloc(head.residentEnd);
+    let cached = false;
     try {
       rt.u8.set(this.loader.headBytes, prefix);
-      for await (const u of this.loader.units(-1, 0, { signal })) rt.u8.set(u.data, prefix + head.header.dataOffset);
+      for await (const u of this.loader.units(-1, 0, { signal })) {
+        rt.u8.set(u.data, prefix + head.header.dataOffset);
+        cached = u.cached;
+      }
       rt.withScratch(4, (out) => {
         rt.check(rt.x.bs_wasm_open(prefix, head.residentEnd, out), 'cannot load the model');
         this.model = rt.u32[out >> 2];
@@ -133,7 +137,7 @@ export class Engine {
     } finally {
       rt.free(prefix);
     }
-    this.#progress('resident', false);
+    this.#progress('resident', cached);
   }
 
   /** Streams and attaches blocks until n are attached. */
