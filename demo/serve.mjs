@@ -4,9 +4,11 @@
 // 206, as CDNs do). Every response carries COOP/COEP/CORP headers, so the
 // page is cross-origin isolated (SharedArrayBuffer for threaded builds).
 //
-//   node demo/serve.mjs [--port N] [--seconds S] NAME=FILE.bstk ...
+//   node demo/serve.mjs [--port N] [--seconds S] [--check] NAME=FILE.bstk ...
 //
-// Prints the demo's URL; serves until Ctrl-C, or S seconds when given. The
+// Prints the demo's URL; serves until Ctrl-C, or S seconds when given;
+// --check fetches the page and a Range of the first model, then stops (for
+// runs without a terminal, which nobody would stop). The
 // end-to-end tests import startNginx() and use `rate` (nginx limit_rate on
 // /slow/, the same files) to make a download last long enough to watch.
 import { spawn, spawnSync } from 'node:child_process';
@@ -114,14 +116,24 @@ async function main(argv) {
   };
   const port = Number(opt('port')) || undefined;
   const seconds = Number(opt('seconds')) || 0;
+  const ci = argv.indexOf('--check');
+  const check = ci >= 0 && argv.splice(ci, 1).length > 0;
   const models = Object.fromEntries(argv.map((a) => a.split('=')));
   const nginx = await startNginx({ models, port });
   const first = Object.keys(models)[0];
   console.log(`demo: ${nginx.url}/demo/${first ? `?model=/models/${first}.bstk` : ''}`);
-  const stop = async () => {
+  const stop = async (code = 0) => {
     await nginx.stop();
-    process.exit(0);
+    process.exit(code);
   };
+  if (check) {
+    const page = await fetch(`${nginx.url}/demo/`);
+    const range = first ? await fetch(`${nginx.url}/models/${first}.bstk`, { headers: { Range: 'bytes=0-95' } }) : null;
+    const ok = page.status === 200 && page.headers.get('cross-origin-embedder-policy') === 'require-corp' && (!range || range.status === 206);
+    console.log(`check: page ${page.status}, COEP ${page.headers.get('cross-origin-embedder-policy')}` +
+      `${range ? `, model Range ${range.status} (${(await range.arrayBuffer()).byteLength} bytes)` : ''}: ${ok ? 'ok' : 'FAILED'}`);
+    await stop(ok ? 0 : 1);
+  }
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   if (seconds) setTimeout(stop, seconds * 1000);
