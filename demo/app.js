@@ -9,15 +9,18 @@
 // Query parameters: model=URL (default: the demo model next to the page),
 // budget=SIZE (an explicit budget: bytes, 12MB, 3.5bpw; default from
 // navigator.deviceMemory), chunk=BYTES (largest request; small values show
-// the progress block by block), autoload=0 (wait for the Load button).
+// the progress block by block), autoload=0 (wait for the Load button),
+// worker=1 (the engine in a Web Worker, web/worker_engine.js: the page stays
+// responsive while it decodes).
 // window.demo exposes the state for the end-to-end tests.
 
 import { Chat, Engine, isAbortError } from '/js/src/index.js';
-import { browserBudget, IdbStore } from '/web/index.js';
+import { browserBudget, IdbStore, WorkerEngine } from '/web/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MB = 1e6;
+const useWorker = params.get('worker') === '1';
 const fmtBytes = (n) => (n >= MB ? `${(n / MB).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 /** Everything the page knows; read by the tests through window.demo.state. */
@@ -75,21 +78,32 @@ async function load(url) {
   blockSource.length = 0;
   $('log').textContent = '';
   setStatus('fetching the head…');
-  store ??= await IdbStore.open();
-  state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
   const chunk = Number(params.get('chunk')) || undefined;
   try {
-    engine = await Engine.open(url, {
-      progressive: true,
-      store,
-      budget: (head) => {
-        loadingHead = head;
-        state.budget = browserBudget(head, { override: params.get('budget') });
-        return state.budget.bytes;
-      },
-      loader: { fetch: countingFetch, maxRequestBytes: chunk, backoffMs: 50 },
-      onProgress: onProgress,
-    });
+    if (useWorker) {
+      // the worker keeps its own store and counts its own bytes
+      engine = await WorkerEngine.open(url, {
+        budgetPolicy: { override: params.get('budget') },
+        loader: { maxRequestBytes: chunk, backoffMs: 50 },
+        onProgress,
+      });
+      state.budget = engine.budget;
+      state.store = engine.store;
+    } else {
+      store ??= await IdbStore.open();
+      state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
+      engine = await Engine.open(url, {
+        progressive: true,
+        store,
+        budget: (head) => {
+          loadingHead = head;
+          state.budget = browserBudget(head, { override: params.get('budget') });
+          return state.budget.bytes;
+        },
+        loader: { fetch: countingFetch, maxRequestBytes: chunk, backoffMs: 50 },
+        onProgress: onProgress,
+      });
+    }
   } catch (err) {
     state.phase = 'error';
     state.error = `${err.code ?? err.name}: ${err.message}`;
@@ -99,7 +113,7 @@ async function load(url) {
   state.fileSize = engine.loader.size;
   state.blocks.total = engine.loader.available;
   state.phase = 'ready';
-  chat = engine.head.chatTemplate ? new Chat(engine) : null;
+  chat = !engine.head.chatTemplate ? null : useWorker ? 'worker' : new Chat(engine);
   setupBudget();
   drawBlocks();
   $('prompt').disabled = $('send').disabled = false;
@@ -268,17 +282,18 @@ function update() {
     for (let i = 0; i < cells.length; i++) {
       cells[i].className = i < b.loaded ? (blockSource[i] ?? 'net') : i < b.target ? '' : 'off';
     }
+    if (useWorker) state.net = { ...engine.net };
     const s = engine.stack(), info = engine.info();
     const facts = {
       'weights in use': fmtBytes(s.loadedBytes),
       'bits / weight': s.bpw.toFixed(2),
       'KV cache + scratch': fmtBytes(info.sessionBytes),
-      'wasm memory': fmtBytes(engine.rt.x.memory.buffer.byteLength),
+      'wasm memory': fmtBytes(engine.rt ? engine.rt.x.memory.buffer.byteLength : engine.memoryBytes),
       'from the cache': `${b.fromCache} units, ${fmtBytes(b.cacheBytes)}`,
       'from the network': `${b.fromNet} units, ${fmtBytes(state.net.bytes)} in ${state.net.requests} requests`,
       'tokens / s': state.tokensPerSec ? state.tokensPerSec.toFixed(1) : '–',
       'block store': `${state.store.mode}${state.store.persisted ? ' (persistent)' : ''}`,
-      'kernels': `${info.flavor} (${info.kernels})`,
+      'kernels': `${info.flavor} (${info.kernels}), ${useWorker ? 'in a Web Worker' : 'on the main thread'}`,
       'model': `${info.nLayers} layers, dim ${info.dim}, vocab ${info.vocabSize}`,
     };
     $('facts').replaceChildren(...Object.entries(facts).flatMap(([k, v]) => {
@@ -338,14 +353,14 @@ async function send(text) {
   try {
     if (chat) {
       history.push({ role: 'user', content: text });
-      const stream = await chat.completions.create({
-        messages: history, stream: true, max_tokens: opts.maxTokens, temperature: opts.temperature, seed: opts.seed,
-      }, { signal });
+      const request = { messages: history, max_tokens: opts.maxTokens, temperature: opts.temperature, seed: opts.seed };
+      const stream = chat === 'worker' ? engine.chatStream(request, { signal })
+        : await chat.completions.create({ ...request, stream: true }, { signal });
       for await (const c of stream) if (c.choices[0].delta.content) onToken(c.choices[0].delta.content);
       history.push({ role: 'assistant', content: reply });
     } else {
       // a story model: each message is a new story that the model continues
-      engine.reset();
+      await engine.reset(); // a promise with the worker engine
       for await (const t of engine.generate(text, { ...opts, signal })) onToken(t.text);
     }
   } catch (err) {

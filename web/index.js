@@ -2,3 +2,4 @@
 // budget from navigator.deviceMemory. Browser APIs, no DOM.
 export { browserBudget } from './budget.js';
 export { IdbStore } from './idb_store.js';
+export { WorkerEngine } from './worker_engine.js';

@@ -12,6 +12,8 @@
 //   first block it did not complete; a block with a flipped byte is fetched
 //   again; the stored records equal the file's bytes.
 // - the budget slider shrinks and grows the live model, mid-generation too.
+// - the engine in a Web Worker (?worker=1) prints the same text, caches the
+//   same way and resizes the same way.
 // - a screenshot of the demo after a reply: docs/results/demo.png.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -220,6 +222,31 @@ describe('chat demo in chromium', { skip }, () => {
       assert.ok(st.replies[n].length > 400, `reply of ${st.replies[n].length} characters`);
       assert.equal(st.blocks.loaded, Math.max(...Array.from(head.cumulative.entries()).filter(([, c]) => c <= 0.25e6).map(([i]) => i)));
       assert.deepEqual(navigations, []);
+      assert.deepEqual(b.errors, []);
+    } finally {
+      await b.close();
+    }
+  });
+  it('the engine in a Web Worker: same text, IndexedDB on reload, live resize', async () => {
+    const b = await openBrowser();
+    try {
+      const { page } = b;
+      await page.goto(`${nginx.url}/demo/?model=/models/s.bstk&worker=1&chunk=16384`);
+      await waitState(page, (s) => s.phase === 'complete');
+      let st = await getState(page);
+      assert.equal(st.blocks.loaded, head.nBlocks);
+      // counted in the worker: the file once (less the alignment padding between requests)
+      assert.ok(st.net.bytes > 0.95 * bytes.length && st.net.bytes <= bytes.length, `${st.net.bytes} bytes`);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(file, head.fullBytes));
+      assert.match(await page.textContent('#facts'), /in a Web Worker/);
+      await page.reload();
+      await waitState(page, (s) => s.phase === 'complete');
+      st = await getState(page);
+      assert.equal(st.blocks.fromNet, 0);
+      assert.equal(st.blocks.fromCache, head.nBlocks + 1);
+      await setBudget(page, 0.1);
+      await waitState(page, (s) => s.resizes === 1);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(file, 100000));
       assert.deepEqual(b.errors, []);
     } finally {
       await b.close();
