@@ -145,7 +145,8 @@ export class Engine {
     const from = this.stack().nLoaded;
     if (n <= from) return;
     for await (const u of this.loader.units(from, n, { signal })) {
-      if (this.closed) return;
+      // closed, or a resize lowered the target while blocks were arriving: stop (ends the request)
+      if (this.closed || u.index >= this.targetBlocks) return;
       this.#attach(u.index, u.data);
       this.#progress('block', u.cached);
     }
@@ -183,7 +184,8 @@ export class Engine {
    * shrinks it (dropping the tail), on the live model. The KV cache is kept:
    * its entries came from the previous size (reset() for a clean start).
    * Safe at any await point, a generate() in progress included: evals are
-   * synchronous, so a block is never attached in the middle of one.
+   * synchronous, so a block is never attached in the middle of one. A
+   * download still running (progressive open) stops at the new target.
    * @param {number|string} budget bytes, "12MB", "3.5bpw", or {blocks: n}
    * @param {{signal?: AbortSignal}} [opts]
    */
@@ -191,11 +193,12 @@ export class Engine {
     const n = typeof budget === 'object' ? budget.blocks
       : blocksForBudgetChecked(this.head, budgetBytes(this.head, parseBudget(budget)));
     const want = Math.min(n, this.loader.available);
+    // set first: a download in progress (open's background one included) stops at the new target
+    this.targetBlocks = want;
     await this.ready.catch(() => {});
     const { rt } = this;
     if (want < this.stack().nLoaded) rt.check(rt.x.bs_wasm_set_blocks(this.model, want), 'shrink');
     else await this.#attachUpTo(want, signal);
-    this.targetBlocks = want;
   }
 
   // ---- facts -------------------------------------------------------------------------

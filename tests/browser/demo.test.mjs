@@ -191,6 +191,27 @@ describe('chat demo in chromium', { skip }, () => {
     }
   });
 
+  it('lowering the budget during the download stops it there', async () => {
+    const b = await openBrowser();
+    try {
+      const { page } = b;
+      await page.goto(`${nginx.url}/demo/?model=/slow/s.bstk&chunk=4096`);
+      await waitState(page, (s) => s.phase === 'ready' || s.phase === 'complete');
+      await setBudget(page, 0.12);
+      await waitState(page, (s) => s.resizes === 1 && s.phase === 'complete');
+      const want = Math.max(...Array.from(head.cumulative.entries()).filter(([, c]) => c <= 0.12e6).map(([i]) => i));
+      const st = await getState(page);
+      console.log(`# shrunk during the download: ${st.blocks.loaded} blocks, ${st.net.bytes} of ${bytes.length} bytes fetched`);
+      assert.equal(st.blocks.loaded, want);
+      // the download stopped: at most the requests in flight (4 KiB each) past the last block kept
+      const end = blockEntry(head, want - 1).offset + blockEntry(head, want - 1).size;
+      assert.ok(st.net.bytes <= end + 4 * 4096, `${st.net.bytes} bytes fetched, the kept blocks end at ${end}`);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(file, 120000));
+    } finally {
+      await b.close();
+    }
+  });
+
   it('the budget shrinks and grows mid-chat without a reload', async () => {
     const b = await openBrowser();
     try {
