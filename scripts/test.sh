@@ -2,13 +2,14 @@
 # Builds everything and runs every test: the C tests (normal build, then
 # under AddressSanitizer + UndefinedBehaviorSanitizer) and the CLI tests;
 # then the WebAssembly builds (SIMD128 and scalar: their C tests under
-# node:wasi) and the JavaScript package's tests (node --test js/test/).
+# node:wasi), the JavaScript package's tests (node --test js/test/) and the
+# chat demo's end-to-end tests in Debian's chromium (node --test tests/browser/).
 # Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh gcc g++ cmake ninja-build libcjson-dev pkg-config ca-certificates \
-  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt nginx
+  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt nginx chromium
 # Node 20 with npm: kept when present (it may come from elsewhere than Debian)
 command -v node >/dev/null && command -v npm >/dev/null || scripts/setup.sh nodejs npm
 
@@ -36,3 +37,8 @@ done
 if [ -f js/package-lock.json ]; then npm --prefix js ci --no-audit --no-fund >/dev/null; else npm --prefix js install --no-audit --no-fund >/dev/null; fi
 npm --prefix js run build >/dev/null
 node --test js/test/
+
+# The browser: the demo in chromium (playwright-core) against nginx. Required
+# here: a missing browser fails instead of skipping.
+npm --prefix tests/browser ci --no-audit --no-fund >/dev/null
+BITSTACK_REQUIRE_BROWSER=1 node --test tests/browser/

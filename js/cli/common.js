@@ -13,11 +13,23 @@ export const LOAD_OPTS = [
   { name: 'progress', kind: 'flag', help: 'show the download progress bar even when stderr is not a terminal', value: false },
 ];
 
+/**
+ * x with d decimals as C's printf("%.*f") writes it: an exact tie (138496 B
+ * is 135.25 KiB) rounds to even there (135.2), where toFixed rounds up (135.3).
+ * Ties are exact here: sizes over powers of two, times 10^d, are exact doubles.
+ */
+function fixedC(x, d) {
+  const scaled = x * 10 ** d;
+  const floor = Math.floor(scaled);
+  if (scaled - floor !== 0.5) return x.toFixed(d);
+  return ((floor % 2 === 0 ? floor : floor + 1) / 10 ** d).toFixed(d);
+}
+
 /** "12.3 MiB", as the native CLI prints sizes (tools/cli.c cli_bytes). */
 export function formatBytes(n) {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(2)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n >= 2 ** 30) return `${fixedC(n / 2 ** 30, 2)} GiB`;
+  if (n >= 2 ** 20) return `${fixedC(n / 2 ** 20, 2)} MiB`;
+  if (n >= 1024) return `${fixedC(n / 1024, 1)} KiB`;
   return `${n} B`;
 }
 

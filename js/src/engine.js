@@ -30,7 +30,9 @@ const ERR_RANGE = 8;
 
 /**
  * @typedef {object} OpenOptions
- * @property {number|string} [budget] weight bytes (5000000, "12MB", "40MiB") or bits per weight ("3.5bpw");
+ * @property {number|string|((head: import('./format.js').BstkHead) => number|string)} [budget] weight bytes
+ *   (5000000, "12MB", "40MiB") or bits per weight ("3.5bpw"), or a function of the parsed head returning one
+ *   (so a policy can see the file's sizes and config before choosing, without a second request for the head);
  *   default: in Node, a quarter of os.totalmem() less the session's KV cache (budget.js defaultBudgetBytes);
  *   elsewhere navigator.deviceMemory the same way when known, else the whole file
  * @property {'auto'|'simd128'|'scalar'} [flavor='auto'] wasm build (auto: SIMD128 when supported)
@@ -121,9 +123,13 @@ export class Engine {
   async #openResident(signal) {
     const { rt, head } = this;
     const prefix = rt.alloc(head.residentEnd);
+    let cached = false;
     try {
       rt.u8.set(this.loader.headBytes, prefix);
-      for await (const u of this.loader.units(-1, 0, { signal })) rt.u8.set(u.data, prefix + head.header.dataOffset);
+      for await (const u of this.loader.units(-1, 0, { signal })) {
+        rt.u8.set(u.data, prefix + head.header.dataOffset);
+        cached = u.cached;
+      }
       rt.withScratch(4, (out) => {
         rt.check(rt.x.bs_wasm_open(prefix, head.residentEnd, out), 'cannot load the model');
         this.model = rt.u32[out >> 2];
@@ -131,7 +137,7 @@ export class Engine {
     } finally {
       rt.free(prefix);
     }
-    this.#progress('resident', false);
+    this.#progress('resident', cached);
   }
 
   /** Streams and attaches blocks until n are attached. */
@@ -139,7 +145,8 @@ export class Engine {
     const from = this.stack().nLoaded;
     if (n <= from) return;
     for await (const u of this.loader.units(from, n, { signal })) {
-      if (this.closed) return;
+      // closed, or a resize lowered the target while blocks were arriving: stop (ends the request)
+      if (this.closed || u.index >= this.targetBlocks) return;
       this.#attach(u.index, u.data);
       this.#progress('block', u.cached);
     }
@@ -177,7 +184,8 @@ export class Engine {
    * shrinks it (dropping the tail), on the live model. The KV cache is kept:
    * its entries came from the previous size (reset() for a clean start).
    * Safe at any await point, a generate() in progress included: evals are
-   * synchronous, so a block is never attached in the middle of one.
+   * synchronous, so a block is never attached in the middle of one. A
+   * download still running (progressive open) stops at the new target.
    * @param {number|string} budget bytes, "12MB", "3.5bpw", or {blocks: n}
    * @param {{signal?: AbortSignal}} [opts]
    */
@@ -185,11 +193,12 @@ export class Engine {
     const n = typeof budget === 'object' ? budget.blocks
       : blocksForBudgetChecked(this.head, budgetBytes(this.head, parseBudget(budget)));
     const want = Math.min(n, this.loader.available);
+    // set first: a download in progress (open's background one included) stops at the new target
+    this.targetBlocks = want;
     await this.ready.catch(() => {});
     const { rt } = this;
     if (want < this.stack().nLoaded) rt.check(rt.x.bs_wasm_set_blocks(this.model, want), 'shrink');
     else await this.#attachUpTo(want, signal);
-    this.targetBlocks = want;
   }
 
   // ---- facts -------------------------------------------------------------------------
@@ -425,6 +434,7 @@ function blocksForBudgetChecked(head, bytes) {
 /** Blocks to load: the budget's, or the platform default's; at most what the source holds. */
 async function targetBlocks(head, loader, budget) {
   let bytes;
+  if (typeof budget === 'function') budget = budget(head);
   if (budget !== undefined && budget !== null) {
     bytes = budgetBytes(head, parseBudget(budget));
   } else if (isNode) {

@@ -1,0 +1,168 @@
+// idb_store.js - a BlockStore in IndexedDB (browsers): verified blocks kept
+// across reloads and browser restarts, so a second visit fetches only the
+// head (and works offline once the page itself is cached).
+//
+// One object store, "units", keyed by [fileKey, unit] (js/src/store.js: the
+// file key joins URL, ETag, size and header CRC; unit -1 is the resident
+// section). A record holds one unit: {fileKey, unit, data, crc, size}.
+// Units are the file's stack blocks, a few KiB to a few MiB each, far under
+// the ~128 MB Chromium accepts for one value. The record's own CRC-32C is
+// checked on every read, so a damaged record reads as missing (and the
+// loader, which checks the index CRC too, fetches the block again).
+//
+// When the origin is out of quota (QuotaExceededError), or IndexedDB is
+// unavailable (private modes), the store keeps going in memory for the rest
+// of the page's life and says so in `mode` and `warning`.
+//
+// Browser APIs only, no DOM.
+
+import { crc32c } from '../js/src/crc32c.js';
+import { MemoryStore } from '../js/src/store.js';
+
+const STORE = 'units';
+
+/** Promise of an IDBRequest's result. */
+function done(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** Promise of a transaction's end (writes are durable only then). */
+function committed(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'));
+  });
+}
+
+const isQuota = (err) => err?.name === 'QuotaExceededError' || err?.inner?.name === 'QuotaExceededError';
+
+/**
+ * @typedef {object} IdbStoreOptions
+ * @property {string} [name='bitstack-blocks'] database name
+ * @property {boolean} [persist=true] ask navigator.storage.persist() so the browser does not evict the blocks
+ * @property {IDBFactory} [indexedDB=globalThis.indexedDB] the factory (tests may pass fake-indexeddb's)
+ */
+
+/** @implements {import('../js/src/store.js').BlockStore} */
+export class IdbStore {
+  /**
+   * Opens (or creates) the database. Never throws for a missing or broken
+   * IndexedDB: the store then works in memory (mode "memory").
+   * @param {IdbStoreOptions} [options]
+   * @returns {Promise<IdbStore>}
+   */
+  static async open(options = {}) {
+    const name = options.name ?? 'bitstack-blocks';
+    const factory = options.indexedDB ?? globalThis.indexedDB;
+    const store = new IdbStore();
+    if ((options.persist ?? true) && globalThis.navigator?.storage?.persist) {
+      try {
+        store.persisted = await navigator.storage.persist();
+      } catch {
+        store.persisted = false;
+      }
+    }
+    if (!factory) {
+      store.#fallBack('IndexedDB is not available');
+      return store;
+    }
+    try {
+      const req = factory.open(name, 1);
+      req.onupgradeneeded = () => {
+        req.result.createObjectStore(STORE, { keyPath: ['fileKey', 'unit'] });
+      };
+      store.db = await done(req);
+    } catch (err) {
+      store.#fallBack(`IndexedDB cannot be opened (${err?.message ?? err})`);
+    }
+    return store;
+  }
+
+  constructor() {
+    /** @type {IDBDatabase|null} */
+    this.db = null;
+    /** "indexeddb", or "memory" after a quota error or without IndexedDB. */
+    this.mode = 'indexeddb';
+    /** Why the store works in memory, or null. */
+    this.warning = null;
+    /** What navigator.storage.persist() answered (null: not asked). */
+    this.persisted = null;
+    this.memory = new MemoryStore();
+    /** Counters: records read, found, rejected (bad CRC), written. */
+    this.stats = { gets: 0, hits: 0, bad: 0, puts: 0 };
+  }
+
+  #fallBack(reason) {
+    this.mode = 'memory';
+    this.warning = `${reason}: blocks are kept in memory for this page only`;
+  }
+
+  async get(fileKey, unit) {
+    this.stats.gets++;
+    if (this.mode === 'memory') {
+      const m = await this.memory.get(fileKey, unit);
+      if (m) this.stats.hits++;
+      return m;
+    }
+    const tx = this.db.transaction(STORE, 'readonly');
+    const rec = await done(tx.objectStore(STORE).get([fileKey, unit]));
+    if (!rec) return (await this.memory.get(fileKey, unit)) ?? null;
+    const data = new Uint8Array(rec.data);
+    if (data.length !== rec.size || crc32c(data) !== rec.crc) {
+      this.stats.bad++;
+      return null; // damaged on disk: read as missing, so the loader fetches it again
+    }
+    this.stats.hits++;
+    return data;
+  }
+
+  async put(fileKey, unit, data) {
+    this.stats.puts++;
+    if (this.mode === 'memory') return this.memory.put(fileKey, unit, data);
+    // an ArrayBuffer of exactly the unit (a view may share a larger buffer)
+    const copy = data.slice().buffer;
+    try {
+      const tx = this.db.transaction(STORE, 'readwrite');
+      tx.objectStore(STORE).put({ fileKey, unit, data: copy, size: data.length, crc: crc32c(data) });
+      await committed(tx);
+    } catch (err) {
+      if (!isQuota(err)) throw err;
+      this.#fallBack('the storage quota is exhausted (QuotaExceededError)');
+      await this.memory.put(fileKey, unit, data);
+    }
+  }
+
+  async delete(fileKey) {
+    await this.memory.delete(fileKey);
+    if (this.mode === 'memory' || !this.db) return;
+    const tx = this.db.transaction(STORE, 'readwrite');
+    tx.objectStore(STORE).delete(IDBKeyRange.bound([fileKey, -Infinity], [fileKey, Infinity]));
+    await committed(tx);
+  }
+
+  /** Units kept for a file (their indices, ascending). */
+  async units(fileKey) {
+    if (this.mode === 'memory' || !this.db) return [...(this.memory.files.get(fileKey)?.keys() ?? [])].sort((a, b) => a - b);
+    const tx = this.db.transaction(STORE, 'readonly');
+    const keys = await done(tx.objectStore(STORE).getAllKeys(IDBKeyRange.bound([fileKey, -Infinity], [fileKey, Infinity])));
+    return keys.map((k) => k[1]);
+  }
+
+  /** Bytes the origin uses and may use (navigator.storage.estimate()), or null. */
+  async estimate() {
+    try {
+      return (await navigator.storage?.estimate?.()) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  close() {
+    this.db?.close();
+    this.db = null;
+  }
+}

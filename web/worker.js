@@ -1,0 +1,107 @@
+// worker.js - the worker side of WorkerEngine (worker_engine.js): runs the
+// Engine, its IndexedDB store and its downloads off the page's main thread,
+// so decoding never blocks the UI. Messages in: {op, id, ...}; out: {id,
+// type: 'result'|'error'|'token'|'chunk'|'end'} and unsolicited
+// {type: 'progress'|'ready'|'ready-error'}, each with a snapshot of the
+// engine's facts (the proxy answers stack() and info() from it).
+
+import { Engine } from '../js/src/engine.js';
+import { browserBudget } from './budget.js';
+import { IdbStore } from './idb_store.js';
+
+let engine = null, store = null, chat = null, budget = null;
+const net = { bytes: 0, requests: 0 };
+const aborts = new Map(); // request id -> AbortController
+
+async function countingFetch(input, init) {
+  net.requests++;
+  const res = await fetch(input, init);
+  if (!res.body) return res;
+  const counter = new TransformStream({
+    transform(chunk, ctl) {
+      net.bytes += chunk.length;
+      ctl.enqueue(chunk);
+    },
+  });
+  return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+function snapshot() {
+  if (!engine || engine.closed) return null;
+  const l = engine.loader;
+  return {
+    stack: engine.stack(), info: engine.info(), targetBlocks: engine.targetBlocks, position: engine.position,
+    loader: { size: l.size, available: l.available, storeKey: l.storeKey, stats: { ...l.stats } },
+    store: store && { mode: store.mode, warning: store.warning, persisted: store.persisted },
+    net: { ...net }, budget, memoryBytes: engine.rt.x.memory.buffer.byteLength,
+  };
+}
+
+const errorOf = (err) => ({ name: err?.name ?? 'Error', code: err?.code, message: err?.message ?? String(err) });
+
+const ops = {
+  async open({ source, options }) {
+    store ??= await IdbStore.open();
+    engine = await Engine.open(source, {
+      progressive: options.progressive ?? true,
+      store,
+      flavor: options.flavor,
+      ctx: options.ctx,
+      budget: (head) => {
+        budget = browserBudget(head, options.budgetPolicy ?? {});
+        return budget.bytes;
+      },
+      loader: { ...options.loader, fetch: countingFetch },
+      onProgress: (p) => postMessage({ type: 'progress', progress: p, snapshot: engine ? snapshot() : null }),
+    });
+    engine.ready.then(() => postMessage({ type: 'ready', snapshot: snapshot() }),
+      (err) => postMessage({ type: 'ready-error', error: errorOf(err), snapshot: snapshot() }));
+    return { head: engine.head, snapshot: snapshot() };
+  },
+  async resize({ budget: b }) {
+    await engine.resize(b);
+    return snapshot();
+  },
+  async reset() {
+    engine.reset();
+    return snapshot();
+  },
+  async tokenize({ text, opts }) {
+    return engine.tokenize(text, opts);
+  },
+  async generate({ id, prompt, options }, signal) {
+    for await (const t of engine.generate(prompt, { ...options, signal })) postMessage({ id, type: 'token', token: t });
+    return snapshot();
+  },
+  async chat({ id, request }, signal) {
+    // imported on first use: chat.js needs @huggingface/jinja, which a worker can only reach through an import map
+    chat ??= new (await import('../js/src/chat.js')).Chat(engine);
+    for await (const c of await chat.completions.create({ ...request, stream: true }, { signal })) {
+      postMessage({ id, type: 'chunk', chunk: c });
+    }
+    return snapshot();
+  },
+  async close() {
+    await engine?.close();
+    engine = chat = null;
+    return null;
+  },
+};
+
+onmessage = async (e) => {
+  const msg = e.data;
+  if (msg.op === 'abort') {
+    aborts.get(msg.target)?.abort();
+    return;
+  }
+  const ac = new AbortController();
+  aborts.set(msg.id, ac);
+  try {
+    const value = await ops[msg.op](msg, ac.signal);
+    postMessage({ id: msg.id, type: 'result', value });
+  } catch (err) {
+    postMessage({ id: msg.id, type: 'error', error: errorOf(err), snapshot: snapshot() });
+  } finally {
+    aborts.delete(msg.id);
+  }
+};
