@@ -20,6 +20,7 @@ bs_compress_params bs_compress_default_params(void) {
     p.blocks = 8;
     p.group = 64;
     p.scaling = 1;
+    p.scaling_power = 1.0;
     p.sort = BS_SORT_EXACT;
     p.calib_windows = 16;
     p.sort_windows = 8;
@@ -69,7 +70,9 @@ static bs_status add_matrices(cm_job *j) {
     static const int site_of[7] = {0, 0, 0, 1, 2, 2, 3}; /* q k v o gate up down */
     for (int32_t li = 0; li < c->n_layers; li++)
         for (int k = 0; k < 7; k++) {
-            const float *act = j->stats.rms[site_of[k]] + (size_t)li * j->stats.dims[site_of[k]];
+            int site = site_of[k];
+            size_t d = (size_t)j->stats.dims[site];
+            const float *act = j->stats.rms[site] + li * d;
             BS_TRY(init_matrix(j, &j->mats[li * 7 + k], bs_layer_linear(&j->m->layers[li], k), BSTK_ROLE_Q + k, li,
                                act, (uint64_t)(li * 7 + k)));
         }
@@ -174,39 +177,46 @@ static bs_status decompose(cm_matrix *x) {
 
 typedef struct {
     cm_job *j;
+    int32_t n;
+    bs_status (*fn)(cm_job *j, int32_t i);
+    const char *stage;
     pthread_mutex_t lock;
     int32_t next, done;
     bs_status status;
-} decompose_work;
+} parallel_work;
 
-static void *decompose_worker(void *arg) {
-    decompose_work *w = arg;
+static void *parallel_worker(void *arg) {
+    parallel_work *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        int32_t i = w->status == BS_OK ? w->next++ : w->j->n_mats;
+        int32_t i = w->status == BS_OK ? w->next++ : w->n;
         pthread_mutex_unlock(&w->lock);
-        if (i >= w->j->n_mats) return NULL;
-        bs_status st = decompose(&w->j->mats[i]);
+        if (i >= w->n) return NULL;
+        bs_status st = w->fn(w->j, i);
         pthread_mutex_lock(&w->lock);
         if (st != BS_OK && w->status == BS_OK) w->status = st;
         w->done++;
-        if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, "decompose", (uint64_t)w->done, (uint64_t)w->j->n_mats);
+        if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, w->stage, (uint64_t)w->done, (uint64_t)w->n);
         pthread_mutex_unlock(&w->lock);
     }
 }
 
-/* Matrices are independent, so the result does not depend on threads. */
-static bs_status decompose_all(cm_job *j) {
-    decompose_work w = {j, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK};
-    int32_t n = BS_MAX(1, BS_MIN(j->p->threads, 64));
+bs_status cm_parallel(cm_job *j, int32_t n, bs_status (*fn)(cm_job *j, int32_t i), const char *stage) {
+    parallel_work w = {j, n, fn, stage, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK};
+    int32_t nt = BS_MAX(1, BS_MIN(j->p->threads, 64));
     pthread_t th[64];
     int32_t started = 0;
-    for (int32_t t = 1; t < n; t++)
-        if (pthread_create(&th[started], NULL, decompose_worker, &w) == 0) started++;
-    decompose_worker(&w);
+    for (int32_t t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, parallel_worker, &w) == 0) started++;
+    parallel_worker(&w);
     for (int32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
     return w.status;
 }
+
+static bs_status decompose_one(cm_job *j, int32_t i) { return decompose(&j->mats[i]); }
+
+/* Matrices are independent, so the result does not depend on threads. */
+static bs_status decompose_all(cm_job *j) { return cm_parallel(j, j->n_mats, decompose_one, "decompose"); }
 
 /* ---- reconstruction and evaluation ----------------------------------------- */
 
@@ -327,7 +337,9 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
     }
     bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
     bstk_meta_u32(b, "compress.embeddings", (uint32_t)p->stack_embeddings);
-    bstk_meta_string(b, "compress.sort", p->sort == BS_SORT_EXACT ? "exact" : "fast", 5 - (p->sort != BS_SORT_EXACT));
+    static const char *sort_names[] = {"exact", "fast", "none"};
+    const char *sort = sort_names[p->sort];
+    bstk_meta_string(b, "compress.sort", sort, strlen(sort));
     bstk_meta_string(b, "compress.order", p->order == BS_ORDER_BYTE ? "byte" : "level", 4 + (p->order != BS_ORDER_BYTE));
     if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));
     bstk_meta_u32(b, "compress.calib.windows", (uint32_t)p->calib_windows);

@@ -47,9 +47,15 @@ typedef struct cm_job {
     float *saved;               /* scratch: one matrix's weights           */
 } cm_job;
 
+/* compress.c */
+/* Runs fn(j, i) for i in [0, n) on params.threads threads, reporting
+   progress under `stage`; the first failure stops the rest. */
+bs_status cm_parallel(cm_job *j, int32_t n, bs_status (*fn)(cm_job *j, int32_t i), const char *stage);
+
 /* calib.c */
 bs_status cm_collect_stats(cm_job *j, const int32_t *tokens, int32_t n_windows);
 void cm_fold_scales(cm_job *j);
+
 void cm_stats_free(cm_stats *s);
 
 /* compress.c */
