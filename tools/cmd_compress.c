@@ -19,7 +19,7 @@ int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
     const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL;
     int32_t blocks = 0;
-    float scaling_power = 1.0f;
+    float scaling_power = 1.0f, outlier_ratio = 4.0f;
     const arg_opt opts[] = {
         {"calib", ARG_STR, &calib, "TEXT", "calibration text file (required; keep it apart from evaluation text)", 0, 0},
         {"method", ARG_STR, &method, "M", "block type: planes (bit planes) or avd (the paper's) (default planes)", 0, 0},
@@ -27,6 +27,8 @@ int cmd_compress(int argc, char **argv) {
         {"blocks", ARG_INT, &blocks, "N", "blocks per matrix (default 16 for avd, 8 for planes)", 1, 64},
         {"group", ARG_INT, &p.group, "G", "planes: weights per scale (default 64)", 1, 65536},
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
+        {"outliers", ARG_INT, &p.outliers, "N", "planes: keep at most N input channels per matrix apart in binary16, those whose calibration RMS exceeds --outlier-ratio x the median channel's; 0 = none (default 8)", 0, 4096},
+        {"outlier-ratio", ARG_FLOAT, &outlier_ratio, "R", "see --outliers (default 4)", 1, 1e6},
         {"scaling-power", ARG_FLOAT, &scaling_power, "A", "with --scaling on: fold s^A instead of the paper's s (default 1)", 0, 4},
         {"embeddings", ARG_STR, &embeddings, "planes|f16", "token table (and untied output): stacked with the method's blocks, or resident binary16 (default planes for planes, f16 for avd)", 0, 0},
         {"sort", ARG_STR, &sort, "exact|fast|none", "gains measured at every level, or one level per matrix and predicted, or not measured (level by level, model order: for quick trials); auto = exact below 10M weights (default auto)", 0, 0},
@@ -69,6 +71,7 @@ int cmd_compress(int argc, char **argv) {
     else if (scaling && strcmp(scaling, "off") == 0) p.scaling = 0;
     else if (scaling) return fprintf(stderr, "bitstack: --scaling %s: expects on or off\n", scaling), EXIT_USAGE;
     p.scaling_power = scaling_power;
+    p.outlier_ratio = outlier_ratio;
     p.stack_embeddings = p.method == BS_METHOD_PLANES;
     if (embeddings && strcmp(embeddings, "planes") == 0) p.stack_embeddings = 1;
     else if (embeddings && strcmp(embeddings, "f16") == 0) p.stack_embeddings = 0;

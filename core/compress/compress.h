@@ -29,6 +29,10 @@ typedef struct bs_compress_params {
     int32_t group;          /* planes: weights per scale                */
     int32_t scaling;        /* fold activation-aware scales (BITSTACK 2) */
     double scaling_power;   /* s_j^power is folded (1: BITSTACK 2)      */
+    int32_t outliers;       /* planes: at most this many input channels
+                               per matrix kept apart in binary16 ...    */
+    double outlier_ratio;   /* ... those whose calibration RMS exceeds
+                               ratio x the median channel's (outliers.c) */
     int32_t stack_embeddings; /* token table (and untied output) as stacked
                                blocks too, not resident binary16        */
     bs_sort_kind sort;      /* how gains are measured                   */

@@ -17,6 +17,8 @@ typedef struct cm_matrix {
     double *err;           /* (n_levels + 1) activation-weighted squared error */
                            /* of W minus its first b levels, b = 0..n_levels  */
     const float *act;      /* (cols) RMS of the input channels, or NULL        */
+    int32_t n_out;         /* planes: input channels kept apart (outliers.c)  */
+    uint32_t *out_idx;     /* (n_out) their columns, increasing               */
     uint64_t seed;
 } cm_matrix;
 
