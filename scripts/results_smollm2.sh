@@ -16,6 +16,7 @@ THREADS=${THREADS:-2}
 $B inspect $W/smollm2.bstk >docs/results/smollm2.inspect.txt
 $B curve $W/smollm2.bstk --text ../shared/corpora/wikitext-2-raw/wiki.test.txt --out docs/results/smollm2 \
   --source "$G" --ctx 512 --max-windows 4 --points 8 --rtn-groups 32,64 --threads $THREADS | tee docs/results/smollm2_table.txt
+: >docs/results/smollm2_chat.txt
 for b in 3bpw 4bpw; do
   echo "== budget $b" | tee -a docs/results/smollm2_chat.txt
   printf 'What is the capital of France?\nName three colors of the rainbow.\n' |
