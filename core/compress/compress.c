@@ -6,6 +6,7 @@
 #include "decompose.h"
 #include "half.h"
 #include "linear.h"
+#include "validate.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -383,15 +384,7 @@ static bs_status check_params(const bs_model *m, const bs_compress_params *p, in
                        "(use a longer text or fewer/shorter windows)",
                        (long long)n_tokens, p->calib_windows, p->sort_windows, p->curve_windows, p->ctx,
                        (long long)need);
-    for (int32_t li = 0; li < m->cfg.n_layers; li++)
-        for (int k = 0; k < 7; k++) {
-            const bs_linear *l = bs_layer_linear(&m->layers[li], k);
-            for (size_t i = 0; i < (size_t)l->rows * l->cols; i++)
-                if (!isfinite(l->w[i]))
-                    return bs_fail(BS_ERR_FORMAT, "compress: layer %d %s weight %zu is not finite", li,
-                                   bs_linear_names[k], i);
-        }
-    return BS_OK;
+    return cm_validate_weights(m);
 }
 
 static double since(double *t0) {
@@ -406,6 +399,7 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
                       const char *out_path, bs_compress_report *r) {
     memset(r, 0, sizeof *r);
     BS_TRY(check_params(m, p, n_tokens));
+    BS_TRY(cm_validate_output(out_path));
     cm_job j;
     memset(&j, 0, sizeof j);
     j.m = m;
@@ -422,6 +416,7 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     bs_status st = bs_session_create(m, &so, &j.sess);
     double nll = 0.0;
     if (st == BS_OK) st = cm_eval(&j, &nll);
+    if (st == BS_OK) st = cm_validate_float_loss(nll);
     r->float_ppl = exp(nll);
     if (st == BS_OK) st = cm_collect_stats(&j, tokens, p->calib_windows);
     if (st == BS_OK && p->scaling) cm_fold_scales(&j);
