@@ -56,7 +56,7 @@ static int run_dir(const char *dir) {
         snprintf(names[n++], len, "%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_name);
+    if (n) qsort(names, n, sizeof *names, by_name); /* names is NULL when empty */
     int ran = 0;
     for (size_t i = 0; i < n; i++) {
         struct stat st;
