@@ -14,7 +14,9 @@
 // A server that ignores Range (200 instead of 206) is read as one streamed
 // full GET: what precedes the wanted bytes is skipped, and the same response
 // goes on to serve every later unit. If the file changes on the server
-// between requests (another ETag), loading stops rather than mix versions.
+// between requests (another ETag, size or Last-Modified), loading stops
+// rather than mix versions. A store that fails (quota, disk) costs the
+// cache, never the download: the error is kept in `storeError`.
 // An AbortSignal cancels at any point with the platform's AbortError.
 //
 // Sources: an http(s) URL (fetch: Node 20 and browsers), a file path or
