@@ -3,9 +3,8 @@
  * template, special tokens) and generation_config.json.
  *
  * The input is those five files in that order, separated by FUZZ_SEP; an
- * empty part means the file is absent. They are written into a private
- * temporary directory (made once per process, removed at exit) which is
- * then imported as a model. */
+ * empty part means the file is absent. They are written into a fresh
+ * temporary directory, which is imported as a model and then removed. */
 #include "fuzz.h"
 #include "fuzz_model.h"
 
@@ -20,48 +19,41 @@ static const char *const files[] = {"config.json", "model.safetensors", "tokeniz
                                     "tokenizer_config.json", "generation_config.json"};
 #define N_FILES 5
 
-static char dir[64];
+static void path_of(const char *dir, int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%s", dir, files[i]);
+}
 
-static void path_of(int i, char *buf, size_t cap) { snprintf(buf, cap, "%s/%s", dir, files[i]); }
-
-static void remove_dir(void) {
+/* Removes the files and the directory (libFuzzer ends with _Exit, so
+   nothing may be left for an exit handler). */
+static void remove_dir(const char *dir) {
     char p[128];
     for (int i = 0; i < N_FILES; i++) {
-        path_of(i, p, sizeof p);
+        path_of(dir, i, p, sizeof p);
         unlink(p);
     }
     rmdir(dir);
 }
 
-static int make_dir(void) {
-    if (dir[0]) return 1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%.40s/bsfuzzXXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        dir[0] = 0;
-        return 0;
-    }
-    atexit(remove_dir);
-    return 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!make_dir()) return 0;
+    char dir[64];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%.40s/bsfuzzXXXXXX", tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return 0;
     const uint8_t *part[N_FILES];
     size_t len[N_FILES];
     int n = fuzz_split(data, size, part, len, N_FILES);
-    for (int i = 0; i < N_FILES; i++) {
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        if (len[i] == 0) continue; /* absent */
         char p[128];
-        path_of(i, p, sizeof p);
-        unlink(p);
-        if (i >= n || len[i] == 0) continue;
+        path_of(dir, i, p, sizeof p);
         FILE *f = fopen(p, "wb");
-        if (!f) return 0;
-        fwrite(part[i], 1, len[i], f);
-        fclose(f);
+        ok = f && fwrite(part[i], 1, len[i], f) == len[i];
+        if (f) fclose(f);
     }
-    bs_model *m = calloc(1, sizeof *m);
+    bs_model *m = ok ? calloc(1, sizeof *m) : NULL;
     if (m && bs_import_hf(dir, m) == BS_OK) fuzz_exercise_model(m);
     bs_model_free(m);
+    remove_dir(dir);
     return 0;
 }
