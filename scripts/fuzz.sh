@@ -22,7 +22,7 @@ mkdir -p build-fuzz/artifacts
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-printf '%-16s %12s %10s %8s\n' target executions exec/s corpus
+printf '%-16s %12s %10s %8s %8s\n' target executions exec/s seeds new
 failed=0
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
@@ -36,8 +36,9 @@ for t in "${targets[@]}"; do
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  units=$(ls "$scratch/$t" "tests/fuzz/corpus/$t" | grep -vc ':$' || true)
-  printf '%-16s %12s %10s %8s\n' "$t" "${execs:-?}" "${rate:-?}" "$units"
+  seeds=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
+  new=$(find "$scratch/$t" -type f | wc -l) # inputs with new coverage found in this run
+  printf '%-16s %12s %10s %8s %8s\n' "$t" "${execs:-?}" "${rate:-?}" "$seeds" "$new"
   if [ $rc -ne 0 ]; then
     echo "fuzz_$t failed (exit $rc); log: $log" >&2
     grep -E "ERROR|SUMMARY|Test unit written" "$log" | head -5 >&2

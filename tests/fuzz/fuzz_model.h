@@ -8,7 +8,9 @@
 
 /* Info, stack info, tokenize + detokenize a fixed text, render a chat if
    the model has a template, and, when the model is small enough to be
-   quick, run two tokens through a session with a 4-token context. */
+   quick, run two tokens through a session with a 4-token context.
+   FUZZ_DEBUG=1 in the environment prints "loaded" for each model that
+   loaded (to check that seeds reach past the parsers). */
 void fuzz_exercise_model(bs_model *m);
 
 #endif
