@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -178,6 +179,7 @@ typedef struct {
     pthread_mutex_t lock;
     int32_t next, done;
     bs_status status;
+    char message[512];     /* the failing thread's bs_last_error (thread-local) */
 } decompose_work;
 
 static void *decompose_worker(void *arg) {
@@ -189,7 +191,10 @@ static void *decompose_worker(void *arg) {
         if (i >= w->j->n_mats) return NULL;
         bs_status st = decompose(&w->j->mats[i]);
         pthread_mutex_lock(&w->lock);
-        if (st != BS_OK && w->status == BS_OK) w->status = st;
+        if (st != BS_OK && w->status == BS_OK) {
+            w->status = st;
+            snprintf(w->message, sizeof w->message, "%s", bs_last_error());
+        }
         w->done++;
         if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, "decompose", (uint64_t)w->done, (uint64_t)w->j->n_mats);
         pthread_mutex_unlock(&w->lock);
@@ -198,7 +203,7 @@ static void *decompose_worker(void *arg) {
 
 /* Matrices are independent, so the result does not depend on threads. */
 static bs_status decompose_all(cm_job *j) {
-    decompose_work w = {j, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK};
+    decompose_work w = {j, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK, ""};
     int32_t n = BS_MAX(1, BS_MIN(j->p->threads, 64));
     pthread_t th[64];
     int32_t started = 0;
@@ -206,7 +211,7 @@ static bs_status decompose_all(cm_job *j) {
         if (pthread_create(&th[started], NULL, decompose_worker, &w) == 0) started++;
     decompose_worker(&w);
     for (int32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
-    return w.status;
+    return w.status == BS_OK ? BS_OK : bs_fail(w.status, "%s", w.message);
 }
 
 /* ---- reconstruction and evaluation ----------------------------------------- */
