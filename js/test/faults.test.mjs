@@ -6,12 +6,12 @@
 // exactly the file's bytes or fails with a BitstackError naming the problem;
 // none hangs (each test has a time limit) and none hands out a foreign byte.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { BitstackError, MemoryStore, parseHead, RangeLoader } from '../src/index.js';
+import { availableBlocks, BitstackError, crc32c, MemoryStore, parseHead, RangeLoader } from '../src/index.js';
 import { FileStore } from '../src/node.js';
 import { fileHandler, fixtures, nativeMissing, runNode, startServer, wasmMissing } from './helpers.mjs';
 
@@ -252,5 +252,81 @@ describe('loader faults', { skip }, () => {
       assert.equal(broken.stdout.toString(), plain.stdout.toString());
       assert.match(broken.stderr, /warning: the cache failed \(ENOTDIR/);
     });
+  });
+});
+
+/** Recomputes the section and header CRCs of a .bstk head, so mutations reach the parsers behind them. */
+function fixChecksums(b) {
+  const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const u64 = (o) => Number(d.getBigUint64(o, true));
+  const sections = [[u64(48), d.getUint32(44, true) * 32, 72], [u64(16), u64(24), 64], [u64(32), d.getUint32(40, true) * 32, 68]];
+  for (const [off, n, at] of sections) if (off + n <= b.length) d.setUint32(at, crc32c(b.subarray(off, off + n)), true);
+  d.setUint32(92, crc32c(b.subarray(0, 92)), true);
+}
+
+describe('the JavaScript .bstk parser on damaged heads', { skip }, () => {
+  it('3000 mutated heads per file (CRCs recomputed in 7 of 8): each parses or throws a BitstackError', LIMIT, () => {
+    let seed = 20261123;
+    const rnd = (n) => { // mulberry32: the same mutations on every run
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    for (const path of [fixtures().avd, fixtures().planes]) {
+      const file = new Uint8Array(readFileSync(path));
+      const headLength = parseHead(file).header.dataOffset;
+      const codes = {};
+      for (let i = 0; i < 3000; i++) {
+        const b = file.slice(0, headLength);
+        for (let k = 1 + rnd(4); k > 0; k--) {
+          const off = rnd(3) === 0 ? rnd(96) : rnd(headLength);
+          b[off] = [b[off] ^ (1 << rnd(8)), rnd(256), [0, 0xff, 0x7f, 0x80][rnd(4)]][rnd(3)];
+        }
+        if (rnd(8)) fixChecksums(b);
+        let code = 'ok';
+        try {
+          availableBlocks(parseHead(b), file.length);
+        } catch (err) {
+          assert.ok(err instanceof BitstackError, `mutation ${i}: ${err.name}: ${err.message}`);
+          code = err.code;
+        }
+        codes[code] = (codes[code] ?? 0) + 1;
+      }
+      // the mutations reach past the checksums: most failures are layout errors
+      assert.ok(codes.BS_ERR_FORMAT > codes.BS_ERR_CHECKSUM, JSON.stringify(codes));
+    }
+  });
+});
+
+describe('the Node CLI on damaged files', { skip: skip || wasmMissing() }, () => {
+  it('inspect and run exit 0, 1 or 2 on truncated and mutated .bstk files, without a stack trace', { timeout: 120000 }, async () => {
+    const file = new Uint8Array(readFileSync(fixtures().planes));
+    const head = parseHead(file);
+    const dir = mkdtempSync(join(tmpdir(), 'bitstack-cli-faults-'));
+    try {
+      const cuts = [0, 50, 96, head.header.dataOffset - 1, head.header.dataOffset + 10, head.residentEnd + 3];
+      const cases = cuts.map((n) => file.slice(0, n));
+      for (const off of [100, 300, head.header.dataOffset - 40, head.header.dataOffset + 5, head.residentEnd + 100]) {
+        const b = file.slice();
+        b[off] ^= 0x10;
+        fixChecksums(b); // a layout change the parser must catch, not a checksum
+        cases.push(b);
+      }
+      const exits = {};
+      for (const [i, bytes] of cases.entries()) {
+        const path = join(dir, `case${i}.bstk`);
+        writeFileSync(path, bytes);
+        for (const args of [['inspect', path], ['run', path, '--steps', '2']]) {
+          const r = await runNode(args);
+          assert.ok([0, 1, 2].includes(r.code), `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+          assert.doesNotMatch(r.stderr, /\n\s+at /, `${args.join(' ')}: a stack trace\n${r.stderr}`);
+          exits[r.code] = (exits[r.code] ?? 0) + 1;
+        }
+      }
+      assert.ok(exits[2] > 0, JSON.stringify(exits));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
