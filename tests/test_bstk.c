@@ -181,7 +181,7 @@ static void test_corruption(const char *file) {
     spit(tmp_path("bad.bstk"), bytes, n);
     bs_model *m = NULL;
     CHECK_STATUS(bs_model_load(tmp_path("bad.bstk"), NULL, &m), BS_ERR_VERSION);
-    CHECK(strstr(bs_last_error(), "version 2.0") != NULL);
+    CHECK(strstr(bs_last_error(), "version 2.1") != NULL);
     bytes[8] = 1;
     bytes[4] = 'X';
     spit(tmp_path("bad.bstk"), bytes, n);

@@ -19,6 +19,7 @@ int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
     const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL;
     int32_t blocks = 0;
+    float scaling_power = 1.0f, outlier_ratio = 4.0f;
     const arg_opt opts[] = {
         {"calib", ARG_STR, &calib, "TEXT", "calibration text file (required; keep it apart from evaluation text)", 0, 0},
         {"method", ARG_STR, &method, "M", "block type: planes (bit planes) or avd (the paper's) (default planes)", 0, 0},
@@ -26,8 +27,11 @@ int cmd_compress(int argc, char **argv) {
         {"blocks", ARG_INT, &blocks, "N", "blocks per matrix (default 16 for avd, 8 for planes)", 1, 64},
         {"group", ARG_INT, &p.group, "G", "planes: weights per scale (default 64)", 1, 65536},
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
+        {"outliers", ARG_INT, &p.outliers, "N", "planes: keep at most N input channels per matrix apart in binary16, those whose calibration RMS exceeds --outlier-ratio x the median channel's; 0 = none (default 8)", 0, 4096},
+        {"outlier-ratio", ARG_FLOAT, &outlier_ratio, "R", "see --outliers (default 4)", 1, 1e6},
+        {"scaling-power", ARG_FLOAT, &scaling_power, "A", "with --scaling on: fold s^A instead of the paper's s (default 1)", 0, 4},
         {"embeddings", ARG_STR, &embeddings, "planes|f16", "token table (and untied output): stacked with the method's blocks, or resident binary16 (default planes for planes, f16 for avd)", 0, 0},
-        {"sort", ARG_STR, &sort, "exact|fast", "gains measured at every level, or one level per matrix and predicted; auto = exact below 10M weights (default auto)", 0, 0},
+        {"sort", ARG_STR, &sort, "exact|fast|none", "gains measured at every level, or one level per matrix and predicted, or not measured (level by level, model order: for quick trials); auto = exact below 10M weights (default auto)", 0, 0},
         {"order", ARG_STR, &order, "byte|level", "stack by gain per byte, or the paper's level by level (default byte)", 0, 0},
         {"calib-windows", ARG_INT, &p.calib_windows, "W", "windows for activation statistics (default 16)", 1, 1 << 20},
         {"sort-windows", ARG_INT, &p.sort_windows, "W", "further windows for ranking the blocks (default 8)", 1, 1 << 20},
@@ -57,7 +61,8 @@ int cmd_compress(int argc, char **argv) {
     int sort_auto = strcmp(sort, "auto") == 0;
     if (strcmp(sort, "exact") == 0) p.sort = BS_SORT_EXACT;
     else if (strcmp(sort, "fast") == 0) p.sort = BS_SORT_FAST;
-    else if (!sort_auto) return fprintf(stderr, "bitstack: --sort %s: expects exact, fast or auto\n", sort), EXIT_USAGE;
+    else if (strcmp(sort, "none") == 0) p.sort = BS_SORT_NONE;
+    else if (!sort_auto) return fprintf(stderr, "bitstack: --sort %s: expects exact, fast, none or auto\n", sort), EXIT_USAGE;
     if (strcmp(order, "byte") == 0) p.order = BS_ORDER_BYTE;
     else if (strcmp(order, "level") == 0) p.order = BS_ORDER_LEVEL;
     else return fprintf(stderr, "bitstack: --order %s: expects byte or level\n", order), EXIT_USAGE;
@@ -65,6 +70,8 @@ int cmd_compress(int argc, char **argv) {
     if (scaling && strcmp(scaling, "on") == 0) p.scaling = 1;
     else if (scaling && strcmp(scaling, "off") == 0) p.scaling = 0;
     else if (scaling) return fprintf(stderr, "bitstack: --scaling %s: expects on or off\n", scaling), EXIT_USAGE;
+    p.scaling_power = scaling_power;
+    p.outlier_ratio = outlier_ratio;
     p.stack_embeddings = p.method == BS_METHOD_PLANES;
     if (embeddings && strcmp(embeddings, "planes") == 0) p.stack_embeddings = 1;
     else if (embeddings && strcmp(embeddings, "f16") == 0) p.stack_embeddings = 0;

@@ -86,7 +86,7 @@ bs_status cm_collect_stats(cm_job *j, const int32_t *tokens, int32_t n_windows) 
     for (int site = 0; site < 4; site++) {
         size_t n = (size_t)s->n_layers * s->dims[site];
         for (size_t i = 0; i < n; i++) {
-            s->scale[site][i] = (float)(s->norm_sum[site][i] / s->n_windows + 1e-3);
+            s->scale[site][i] = (float)pow(s->norm_sum[site][i] / s->n_windows + 1e-3, j->p->scaling_power);
             s->rms[site][i] = (float)sqrt(s->sq_total[site][i] / (double)s->n_tokens);
         }
     }

@@ -22,6 +22,9 @@ bs_compress_params bs_compress_default_params(void) {
     p.blocks = 8;
     p.group = 64;
     p.scaling = 1;
+    p.scaling_power = 1.0;
+    p.outliers = 8;
+    p.outlier_ratio = 4.0;
     p.sort = BS_SORT_EXACT;
     p.calib_windows = 16;
     p.sort_windows = 8;
@@ -40,6 +43,47 @@ int32_t bs_auto_rank(int32_t rows, int32_t cols) {
 
 /* ---- matrices -------------------------------------------------------------- */
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The input channels a planes matrix keeps apart (outliers.c): the
+   largest calibration RMS first, while above ratio x the median channel's,
+   at most params.outliers; stored in increasing order. */
+static bs_status select_outliers(cm_matrix *x, const bs_compress_params *p) {
+    int32_t n = x->lin->cols, k_max = BS_MIN(p->outliers, n);
+    if (x->kind != BS_LIN_PLANES || !x->act || k_max < 1) return BS_OK;
+    float *sorted = bs_malloc((size_t)n, sizeof *sorted);
+    x->out_idx = bs_malloc((size_t)k_max, sizeof *x->out_idx);
+    if (!sorted || !x->out_idx) {
+        free(sorted);
+        return BS_ERR_NOMEM;
+    }
+    memcpy(sorted, x->act, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_float);
+    double floor = p->outlier_ratio * sorted[n / 2];
+    uint8_t *taken = bs_calloc((size_t)n, 1);
+    for (int32_t k = 0; taken && k < k_max; k++) {
+        int32_t best = -1;
+        for (int32_t c = 0; c < n; c++) /* the first of equal values: deterministic */
+            if (!taken[c] && x->act[c] > floor && (best < 0 || x->act[c] > x->act[best])) best = c;
+        if (best < 0) break;
+        taken[best] = 1;
+        x->out_idx[x->n_out++] = (uint32_t)best;
+    }
+    qsort(x->out_idx, (size_t)x->n_out, sizeof *x->out_idx, cmp_u32);
+    free(sorted);
+    bs_status st = taken ? BS_OK : BS_ERR_NOMEM;
+    free(taken);
+    return st;
+}
+
 static bs_status init_matrix(cm_job *j, cm_matrix *x, bs_linear *lin, int32_t role, int32_t layer,
                              const float *act, uint64_t index) {
     const bs_compress_params *p = j->p;
@@ -57,7 +101,8 @@ static bs_status init_matrix(cm_job *j, cm_matrix *x, bs_linear *lin, int32_t ro
     x->payload = bs_calloc((size_t)x->n_levels, sizeof *x->payload);
     x->size = bs_calloc((size_t)x->n_levels, sizeof *x->size);
     x->err = bs_calloc((size_t)x->n_levels + 1, sizeof *x->err);
-    return x->payload && x->size && x->err ? BS_OK : BS_ERR_NOMEM;
+    if (!x->payload || !x->size || !x->err) return BS_ERR_NOMEM;
+    return select_outliers(x, p);
 }
 
 /* The 7 linear maps of every layer, then, when stacked, the token table
@@ -71,7 +116,9 @@ static bs_status add_matrices(cm_job *j) {
     static const int site_of[7] = {0, 0, 0, 1, 2, 2, 3}; /* q k v o gate up down */
     for (int32_t li = 0; li < c->n_layers; li++)
         for (int k = 0; k < 7; k++) {
-            const float *act = j->stats.rms[site_of[k]] + (size_t)li * j->stats.dims[site_of[k]];
+            int site = site_of[k];
+            size_t d = (size_t)j->stats.dims[site];
+            const float *act = j->stats.rms[site] + li * d;
             BS_TRY(init_matrix(j, &j->mats[li * 7 + k], bs_layer_linear(&j->m->layers[li], k), BSTK_ROLE_Q + k, li,
                                act, (uint64_t)(li * 7 + k)));
         }
@@ -87,6 +134,7 @@ static void free_matrices(cm_job *j) {
         free(j->mats[i].payload);
         free(j->mats[i].size);
         free(j->mats[i].err);
+        free(j->mats[i].out_idx);
     }
     free(j->mats);
 }
@@ -95,7 +143,8 @@ static void free_matrices(cm_job *j) {
    avd / planes: caller storage for up to 64 levels. */
 static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, const uint8_t **planes) {
     const bs_linear *l = x->lin;
-    bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes};
+    bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes,
+                   0, NULL, NULL};
     for (int32_t b = 0; b < level; b++) {
         uint16_t *a16 = (uint16_t *)x->payload[b];
         avd[b].a = a16;
@@ -103,9 +152,12 @@ static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, cons
         avd[b].signs = x->payload[b] + 2ull * x->rank * ((uint64_t)l->rows + l->cols);
         planes[b] = x->payload[b];
     }
-    if (x->kind == BS_LIN_PLANES) {
-        v.scales = (const uint16_t *)x->payload[0];
-        planes[0] = x->payload[0] + 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
+    if (x->kind == BS_LIN_PLANES) { /* level 0: channels kept apart, scales, plane 0 */
+        v.n_out = x->n_out;
+        v.out_idx = (const uint32_t *)x->payload[0];
+        v.out_val = (const uint16_t *)(v.out_idx + x->n_out);
+        v.scales = v.out_val + (size_t)l->rows * x->n_out;
+        planes[0] = (const uint8_t *)(v.scales + (size_t)l->rows * bs_groups_per_row(l->cols, x->group));
     }
     return v;
 }
@@ -118,7 +170,7 @@ static double level_err(const cm_matrix *x, int32_t level, float *row) {
     bs_linear v = view(x, level, avd, planes);
     double e = 0.0;
     for (int32_t r = 0; r < v.rows; r++) {
-        bs_linear_row(&v, r, row);
+        bs_linear_weights_row(&v, r, row);
         for (int32_t c = 0; c < v.cols; c++) {
             double d = ((double)x->lin->w[(size_t)r * v.cols + c] - row[c]) * (x->act ? x->act[c] : 1.0f);
             e += d * d;
@@ -146,20 +198,31 @@ static bs_status decompose_avd(cm_matrix *x, float *R) {
     return BS_OK;
 }
 
-/* Planes: scales, then every plane decided exactly from W. */
-static bs_status decompose_planes(cm_matrix *x) {
+/* Planes: the channels kept apart (binary16, then zero for the planes),
+   scales, then every plane decided exactly from what remains of W. */
+static bs_status decompose_planes(cm_matrix *x, float *R) {
     const bs_linear *l = x->lin;
-    uint64_t scale_bytes = 2ull * l->rows * bs_groups_per_row(l->cols, x->group);
-    uint64_t signs = (uint64_t)l->rows * bs_row_bytes(l->cols);
+    uint64_t rows = (uint64_t)l->rows, k = (uint64_t)x->n_out;
+    uint64_t head = 4 * k + 2 * rows * k + 2 * rows * bs_groups_per_row(l->cols, x->group);
+    uint64_t signs = rows * bs_row_bytes(l->cols);
     uint8_t *planes[BS_PLANES_MAX];
     for (int32_t b = 0; b < x->n_levels; b++) {
-        uint8_t *p = alloc_level(x, b, (b == 0 ? scale_bytes : 0) + signs);
+        uint8_t *p = alloc_level(x, b, (b == 0 ? head : 0) + signs);
         if (!p) return BS_ERR_NOMEM;
-        planes[b] = p + (b == 0 ? scale_bytes : 0);
+        planes[b] = p + (b == 0 ? head : 0);
     }
-    uint16_t *scales = (uint16_t *)x->payload[0];
-    BS_TRY(bs_planes_scales(l->w, l->rows, l->cols, x->group, scales));
-    return bs_planes_encode(l->w, l->rows, l->cols, x->group, scales, x->n_levels, planes, NULL);
+    uint32_t *idx = (uint32_t *)x->payload[0];
+    uint16_t *val = (uint16_t *)(idx + k), *scales = val + rows * k;
+    memcpy(R, l->w, (size_t)rows * l->cols * sizeof(float));
+    memcpy(idx, x->out_idx, (size_t)k * sizeof *idx);
+    for (uint64_t r = 0; r < rows; r++)
+        for (uint64_t t = 0; t < k; t++) {
+            float *w = R + r * l->cols + idx[t];
+            val[r * k + t] = bs_f32_to_f16(*w);
+            *w = 0.0f;
+        }
+    BS_TRY(bs_planes_scales(R, l->rows, l->cols, x->group, scales));
+    return bs_planes_encode(R, l->rows, l->cols, x->group, scales, x->n_levels, planes, NULL);
 }
 
 /* Decomposes one matrix into its levels (FORMAT.md payloads) and measures
@@ -168,7 +231,7 @@ static bs_status decompose(cm_matrix *x) {
     const bs_linear *l = x->lin;
     float *R = bs_malloc((size_t)l->rows * l->cols, sizeof(float));
     if (!R) return BS_ERR_NOMEM;
-    bs_status st = x->kind == BS_LIN_AVD ? decompose_avd(x, R) : decompose_planes(x);
+    bs_status st = x->kind == BS_LIN_AVD ? decompose_avd(x, R) : decompose_planes(x, R);
     for (int32_t b = 0; b <= x->n_levels && st == BS_OK; b++) x->err[b] = level_err(x, b, R);
     free(R);
     return st;
@@ -176,43 +239,50 @@ static bs_status decompose(cm_matrix *x) {
 
 typedef struct {
     cm_job *j;
+    int32_t n;
+    bs_status (*fn)(cm_job *j, int32_t i);
+    const char *stage;
     pthread_mutex_t lock;
     int32_t next, done;
     bs_status status;
     char message[512];     /* the failing thread's bs_last_error (thread-local) */
-} decompose_work;
+} parallel_work;
 
-static void *decompose_worker(void *arg) {
-    decompose_work *w = arg;
+static void *parallel_worker(void *arg) {
+    parallel_work *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        int32_t i = w->status == BS_OK ? w->next++ : w->j->n_mats;
+        int32_t i = w->status == BS_OK ? w->next++ : w->n;
         pthread_mutex_unlock(&w->lock);
-        if (i >= w->j->n_mats) return NULL;
-        bs_status st = decompose(&w->j->mats[i]);
+        if (i >= w->n) return NULL;
+        bs_status st = w->fn(w->j, i);
         pthread_mutex_lock(&w->lock);
         if (st != BS_OK && w->status == BS_OK) {
             w->status = st;
             snprintf(w->message, sizeof w->message, "%s", bs_last_error());
         }
         w->done++;
-        if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, "decompose", (uint64_t)w->done, (uint64_t)w->j->n_mats);
+        if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, w->stage, (uint64_t)w->done, (uint64_t)w->n);
         pthread_mutex_unlock(&w->lock);
     }
 }
 
-/* Matrices are independent, so the result does not depend on threads. */
-static bs_status decompose_all(cm_job *j) {
-    decompose_work w = {j, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK, ""};
-    int32_t n = BS_MAX(1, BS_MIN(j->p->threads, 64));
+bs_status cm_parallel(cm_job *j, int32_t n, bs_status (*fn)(cm_job *j, int32_t i), const char *stage) {
+    parallel_work w = {j, n, fn, stage, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK, ""};
+    int32_t nt = BS_MAX(1, BS_MIN(j->p->threads, 64));
     pthread_t th[64];
     int32_t started = 0;
-    for (int32_t t = 1; t < n; t++)
-        if (pthread_create(&th[started], NULL, decompose_worker, &w) == 0) started++;
-    decompose_worker(&w);
+    for (int32_t t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, parallel_worker, &w) == 0) started++;
+    parallel_worker(&w);
     for (int32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
     return w.status == BS_OK ? BS_OK : bs_fail(w.status, "%s", w.message);
 }
+
+static bs_status decompose_one(cm_job *j, int32_t i) { return decompose(&j->mats[i]); }
+
+/* Matrices are independent, so the result does not depend on threads. */
+static bs_status decompose_all(cm_job *j) { return cm_parallel(j, j->n_mats, decompose_one, "decompose"); }
 
 /* ---- reconstruction and evaluation ----------------------------------------- */
 
@@ -221,7 +291,7 @@ void cm_reconstruct(cm_job *j, int32_t i, int32_t level) {
     bs_avd_block avd[64];
     const uint8_t *planes[64];
     bs_linear v = view(x, level, avd, planes);
-    for (int32_t r = 0; r < v.rows; r++) bs_linear_row(&v, r, x->lin->w + (size_t)r * v.cols);
+    for (int32_t r = 0; r < v.rows; r++) bs_linear_weights_row(&v, r, x->lin->w + (size_t)r * v.cols);
 }
 
 bs_status cm_eval(cm_job *j, double *nll) {
@@ -257,7 +327,7 @@ static const void *own(file_plan *f, void *p) {
 static void plan_plain(file_plan *f, int role, int layer, const float *w, uint32_t rows, uint32_t cols, int f16) {
     uint32_t t = f->n_tensors++;
     f->tensors[t] = (bstk_tensor){(uint16_t)role, (uint16_t)layer, (uint8_t)(f16 ? BS_LIN_F16 : BS_LIN_F32),
-                                  rows, cols, 0, 0, 1};
+                                  rows, cols, 0, 0, 1, 0};
     const void *data = w;
     uint64_t size = (uint64_t)rows * cols * 4;
     if (f16) {
@@ -272,8 +342,9 @@ static void plan_plain(file_plan *f, int role, int layer, const float *w, uint32
 static void plan_stacked(file_plan *f, const cm_matrix *x, uint32_t *tensor_of_mat) {
     uint32_t t = f->n_tensors++;
     *tensor_of_mat = t;
-    f->tensors[t] = (bstk_tensor){(uint16_t)x->role, (uint16_t)x->layer, (uint8_t)x->kind, (uint32_t)x->lin->rows,
-                                  (uint32_t)x->lin->cols, (uint32_t)x->rank, (uint32_t)x->group, (uint32_t)x->n_levels};
+    f->tensors[t] = (bstk_tensor){(uint16_t)x->role,      (uint16_t)x->layer,      (uint8_t)x->kind,
+                                  (uint32_t)x->lin->rows, (uint32_t)x->lin->cols,  (uint32_t)x->rank,
+                                  (uint32_t)x->group,     (uint32_t)x->n_levels,   (uint32_t)x->n_out};
     f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
 }
 
@@ -330,10 +401,14 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
         bstk_meta_u32(b, "compress.rank", (uint32_t)p->rank);
     } else {
         bstk_meta_u32(b, "compress.group", (uint32_t)p->group);
+        bstk_meta_u32(b, "compress.outliers", (uint32_t)p->outliers);
+        bstk_meta_f32(b, "compress.outlier_ratio", (float)p->outlier_ratio);
     }
     bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
     bstk_meta_u32(b, "compress.embeddings", (uint32_t)p->stack_embeddings);
-    bstk_meta_string(b, "compress.sort", p->sort == BS_SORT_EXACT ? "exact" : "fast", 5 - (p->sort != BS_SORT_EXACT));
+    static const char *sort_names[] = {"exact", "fast", "none"};
+    const char *sort = sort_names[p->sort];
+    bstk_meta_string(b, "compress.sort", sort, strlen(sort));
     bstk_meta_string(b, "compress.order", p->order == BS_ORDER_BYTE ? "byte" : "level", 4 + (p->order != BS_ORDER_BYTE));
     if (p->calib_name) bstk_meta_string(b, "compress.calib.text", p->calib_name, strlen(p->calib_name));
     bstk_meta_u32(b, "compress.calib.windows", (uint32_t)p->calib_windows);

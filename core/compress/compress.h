@@ -12,7 +12,11 @@
 #include "model.h"
 
 typedef enum bs_method { BS_METHOD_AVD = 0, BS_METHOD_PLANES = 1 } bs_method;
-typedef enum bs_sort_kind { BS_SORT_EXACT = 0, BS_SORT_FAST = 1 } bs_sort_kind;
+typedef enum bs_sort_kind {
+    BS_SORT_EXACT = 0,
+    BS_SORT_FAST = 1,
+    BS_SORT_NONE = 2 /* no gains measured: level by level, model order */
+} bs_sort_kind;
 typedef enum bs_order_kind {
     BS_ORDER_BYTE = 0,   /* global, by measured loss gain per byte        */
     BS_ORDER_LEVEL = 1   /* the paper's: level by level, by gain          */
@@ -24,6 +28,11 @@ typedef struct bs_compress_params {
     int32_t blocks;         /* levels per matrix (AVD niter / planes)   */
     int32_t group;          /* planes: weights per scale                */
     int32_t scaling;        /* fold activation-aware scales (BITSTACK 2) */
+    double scaling_power;   /* s_j^power is folded (1: BITSTACK 2)      */
+    int32_t outliers;       /* planes: at most this many input channels
+                               per matrix kept apart in binary16 ...    */
+    double outlier_ratio;   /* ... those whose calibration RMS exceeds
+                               ratio x the median channel's (outliers.c) */
     int32_t stack_embeddings; /* token table (and untied output) as stacked
                                blocks too, not resident binary16        */
     bs_sort_kind sort;      /* how gains are measured                   */

@@ -17,6 +17,8 @@ typedef struct cm_matrix {
     double *err;           /* (n_levels + 1) activation-weighted squared error */
                            /* of W minus its first b levels, b = 0..n_levels  */
     const float *act;      /* (cols) RMS of the input channels, or NULL        */
+    int32_t n_out;         /* planes: input channels kept apart (outliers.c)  */
+    uint32_t *out_idx;     /* (n_out) their columns, increasing               */
     uint64_t seed;
 } cm_matrix;
 
@@ -47,9 +49,15 @@ typedef struct cm_job {
     float *saved;               /* scratch: one matrix's weights           */
 } cm_job;
 
+/* compress.c */
+/* Runs fn(j, i) for i in [0, n) on params.threads threads, reporting
+   progress under `stage`; the first failure stops the rest. */
+bs_status cm_parallel(cm_job *j, int32_t n, bs_status (*fn)(cm_job *j, int32_t i), const char *stage);
+
 /* calib.c */
 bs_status cm_collect_stats(cm_job *j, const int32_t *tokens, int32_t n_windows);
 void cm_fold_scales(cm_job *j);
+
 void cm_stats_free(cm_stats *s);
 
 /* compress.c */

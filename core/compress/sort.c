@@ -197,7 +197,8 @@ bs_status cm_sort(cm_job *j) {
     ranked *rk = bs_malloc((size_t)(j->n_blocks ? j->n_blocks : 1), sizeof *rk);
     double *gain = bs_calloc((size_t)j->n_mats * levels, sizeof *gain);
     bs_status st = j->order && j->saved && rk && gain ? BS_OK : BS_ERR_NOMEM;
-    if (st == BS_OK)
+    /* none: every gain 0, so both orders fall back on level, then matrix */
+    if (st == BS_OK && j->p->sort != BS_SORT_NONE)
         st = j->p->order == BS_ORDER_LEVEL ? gains_average(j, levels, gain) : gains_leave_one_out(j, levels, gain);
     if (st == BS_OK) {
         int32_t n = rank_blocks(j, levels, gain, rk);

@@ -55,6 +55,7 @@ void bstk_tensor_encode(const bstk_tensor *t, uint8_t out[BSTK_TENSOR_SIZE]) {
     w32(out + 16, t->rank);
     w32(out + 20, t->group);
     w32(out + 24, t->n_levels);
+    w32(out + 28, t->outliers);
 }
 
 void bstk_entry_encode(const bstk_entry *e, uint8_t out[BSTK_ENTRY_SIZE]) {
@@ -73,7 +74,9 @@ uint64_t bstk_payload_size(const bstk_tensor *t, uint32_t level) {
     case BS_LIN_F16: return level == 0 ? 2 * rows * cols : 0;
     case BS_LIN_AVD: return 2 * (uint64_t)t->rank * (rows + cols) + signs;
     case BS_LIN_PLANES:
-        return (level == 0 ? 2 * rows * (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group) : 0) +
+        return (level == 0 ? 2 * rows * (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group) +
+                                 (4 + 2 * rows) * (uint64_t)t->outliers
+                           : 0) +
                signs;
     }
     return 0;
@@ -258,6 +261,8 @@ static bs_status check_tensor(const bs_config *c, const bstk_tensor *t, uint32_t
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u has rank %u", i, t->rank);
     if (t->kind == BS_LIN_PLANES && (t->group < 1 || t->group > t->cols || t->n_levels > 12))
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u has group %u / %u planes", i, t->group, t->n_levels);
+    if (t->outliers > (t->kind == BS_LIN_PLANES ? t->cols : 0))
+        return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u keeps %u input channels apart", i, t->outliers);
     return BS_OK;
 }
 
@@ -271,7 +276,8 @@ static bs_status wire_tensors(bs_model *m, bs_stack *s, const uint8_t *buf) {
     for (uint32_t i = 0; i < s->h.n_tensors && st == BS_OK; i++) {
         const uint8_t *p = buf + (size_t)i * BSTK_TENSOR_SIZE;
         bstk_tensor *t = &s->tensors[i];
-        *t = (bstk_tensor){r16(p), r16(p + 2), p[4], r32(p + 8), r32(p + 12), r32(p + 16), r32(p + 20), r32(p + 24)};
+        *t = (bstk_tensor){r16(p),        r16(p + 2),     p[4],           r32(p + 8), r32(p + 12),
+                           r32(p + 16),   r32(p + 20),    r32(p + 24),    r32(p + 28)};
         int64_t slot = role_slot(t, c->n_layers);
         if (slot < 0 || seen[slot] || (t->role == BSTK_ROLE_OUTPUT && c->tied)) {
             st = bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u: role %u layer %u unexpected or repeated", i,
@@ -388,8 +394,11 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
         break;
     }
     case BS_LIN_PLANES:
-        if (e->level == 0) {
-            l->scales = data;
+        if (e->level == 0) { /* FORMAT.md 5: channels kept apart, scales, plane 0 */
+            l->n_out = (int32_t)t->outliers;
+            l->out_idx = data;
+            l->out_val = (const uint16_t *)(l->out_idx + t->outliers);
+            l->scales = l->out_val + (size_t)t->rows * t->outliers;
             l->planes[0] = (const uint8_t *)(l->scales + (size_t)t->rows * bs_groups_per_row(l->cols, l->group));
         } else {
             l->planes[e->level] = data;
@@ -409,6 +418,22 @@ static void detach_last(bs_model *m, bs_stack *s) {
     s->payload[i] = NULL;
 }
 
+/* What the checksum cannot vouch for in a payload that passed it: the
+   columns of channels kept apart must be increasing and inside the row. */
+static bs_status check_content(const bs_stack *s, uint32_t i, const void *data) {
+    const bstk_entry *e = &s->entries[i];
+    const bstk_tensor *t = &s->tensors[e->tensor];
+    if (t->kind != BS_LIN_PLANES || e->level != 0) return BS_OK;
+    const uint8_t *p = data;
+    for (uint32_t k = 0; k < t->outliers; k++) {
+        uint32_t c = r32(p + 4 * (size_t)k), prev = k ? r32(p + 4 * (size_t)(k - 1)) : 0;
+        if (c >= t->cols || (k > 0 && c <= prev))
+            return bs_fail(BS_ERR_FORMAT, ".bstk: entry %u (tensor %u): channel kept apart %u is out of order or range",
+                           i, e->tensor, c);
+    }
+    return BS_OK;
+}
+
 /* Copies and verifies payload i, then attaches it. */
 static bs_status attach_bytes(bs_model *m, bs_stack *s, uint32_t i, const void *src, size_t n) {
     const bstk_entry *e = &s->entries[i];
@@ -418,6 +443,7 @@ static bs_status attach_bytes(bs_model *m, bs_stack *s, uint32_t i, const void *
     if (bs_crc32c(0, src, n) != e->crc)
         return bs_fail(BS_ERR_CHECKSUM, ".bstk: checksum mismatch in entry %u (tensor %u level %u)", i,
                        e->tensor, e->level);
+    BS_TRY(check_content(s, i, src));
     void *buf = aligned_alloc(BSTK_ALIGN, (size_t)bstk_align(n ? n : 1));
     if (!buf) return bs_fail(BS_ERR_NOMEM, "out of memory for a %zu-byte block", n);
     memcpy(buf, src, n);
@@ -435,6 +461,7 @@ static bs_status load_entry(bs_model *m, bs_stack *s, uint32_t i) {
     if (st == BS_OK && bs_crc32c(0, buf, (size_t)e->size) != e->crc)
         st = bs_fail(BS_ERR_CHECKSUM, "%s: checksum mismatch in entry %u (tensor %u level %u)", s->reader.name, i,
                      e->tensor, e->level);
+    if (st == BS_OK) st = check_content(s, i, buf);
     if (st != BS_OK) {
         free(buf);
         return st;

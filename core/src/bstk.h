@@ -9,7 +9,7 @@
 
 #define BSTK_MAGIC "BSTK\r\n\x1a\n"
 #define BSTK_VERSION_MAJOR 1
-#define BSTK_VERSION_MINOR 0
+#define BSTK_VERSION_MINOR 1
 #define BSTK_HEADER_SIZE 96
 #define BSTK_TENSOR_SIZE 32
 #define BSTK_ENTRY_SIZE 32
@@ -40,6 +40,7 @@ typedef struct bstk_tensor {
     uint16_t role, layer;
     uint8_t kind;          /* bs_lin_kind                                 */
     uint32_t rows, cols, rank, group, n_levels;
+    uint32_t outliers;     /* PLANES: input channels kept apart           */
 } bstk_tensor;
 
 typedef struct bstk_entry {

@@ -30,16 +30,23 @@ static void lin_task(void *ctx, int task, int thread) {
                           j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
 }
 
-/* y (n, rows) = x (n, cols) W^T */
+/* y (n, rows) = x (n, cols) W^T; channels kept apart (outliers.c) are
+   zeroed for the kernels and added back exactly. */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
     int rows = l->rows, nt = s->n_threads;
-    if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
-        bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
-        return;
+    const float *xk = x;
+    if (l->n_out > 0) {
+        bs_outliers_mask(l, x, s->xmask, n);
+        xk = s->xmask;
     }
-    int chunk = bs_linear_split(rows, nt);
-    lin_job j = {s, l, x, y, n, chunk};
-    bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
+    if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
+        bs_linear_matmul(s->k, l, xk, y, n, s->lin_scratch);
+    } else {
+        int chunk = bs_linear_split(rows, nt);
+        lin_job j = {s, l, xk, y, n, chunk};
+        bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
+    }
+    if (l->n_out > 0) bs_outliers_add(l, x, y, n, 0, rows);
 }
 
 static void rmsnorm(const bs_kernels *k, float *out, const float *x, const float *w, int n,
@@ -165,7 +172,7 @@ static void ffn_block(bs_session *s, int li, int n) {
 void bs_forward_layers(bs_session *s, const int32_t *tokens, int32_t n) {
     const bs_config *c = &s->m->cfg;
     int dim = c->dim;
-    for (int t = 0; t < n; t++) bs_linear_row(&s->m->embed, tokens[t], s->x + (size_t)t * dim);
+    for (int t = 0; t < n; t++) bs_linear_weights_row(&s->m->embed, tokens[t], s->x + (size_t)t * dim);
     for (int li = 0; li < c->n_layers; li++) {
         attention_block(s, li, n);
         ffn_block(s, li, n);

@@ -1,6 +1,8 @@
 /* linear.c - size and dispatch for linear maps of every kind. */
 #include "linear.h"
 
+#include "half.h"
+
 size_t bs_linear_scratch(const bs_linear *l) {
     switch (l->kind) {
     case BS_LIN_F32: return 0;
@@ -24,6 +26,12 @@ int32_t bs_linear_split(int32_t rows, int n_threads) {
     return (chunk + 7) & ~7;
 }
 
+void bs_linear_weights_row(const bs_linear *l, int32_t r, float *out) {
+    bs_linear_row(l, r, out);
+    for (int32_t k = 0; k < l->n_out; k++)
+        out[l->out_idx[k]] = bs_f16_to_f32(l->out_val[(int64_t)r * l->n_out + k]);
+}
+
 int64_t bs_linear_bytes(const bs_linear *l) {
     int64_t n = (int64_t)l->rows * l->cols, rb = (int64_t)l->rows * bs_row_bytes(l->cols);
     switch (l->kind) {
@@ -31,7 +39,8 @@ int64_t bs_linear_bytes(const bs_linear *l) {
     case BS_LIN_F16: return 2 * n;
     case BS_LIN_AVD: return l->n_blocks * (rb + 2 * (int64_t)l->rank * (l->rows + l->cols));
     case BS_LIN_PLANES:
-        return 2 * (int64_t)l->rows * bs_groups_per_row(l->cols, l->group) + l->n_blocks * rb;
+        return 2 * (int64_t)l->rows * bs_groups_per_row(l->cols, l->group) + l->n_blocks * rb +
+               (4 + 2 * (int64_t)l->rows) * l->n_out;
     }
     return 0;
 }

@@ -21,6 +21,18 @@ int32_t bs_linear_split(int32_t rows, int n_threads);
 /* Row r of W (the sum of the attached blocks) into out (cols floats):
    the embedding lookup. scratch as for matmul. */
 void bs_linear_row(const bs_linear *l, int32_t r, float *out);
+/* Row r of W as the model uses it: bs_linear_row with the input channels
+   kept apart (outliers.c) put back. */
+void bs_linear_weights_row(const bs_linear *l, int32_t r, float *out);
+
+/* Input channels kept apart (outliers.c). A PLANES matrix may hold a few
+   whole columns in binary16 beside its planes (whose own columns there
+   encode zero): y = planes x' + W_out x_out, with x' = x zeroed on those
+   channels. xm <- x (n_tok, cols) with the channels zeroed: */
+void bs_outliers_mask(const bs_linear *l, const float *x, float *xm, int n_tok);
+/* y (n_tok, rows) += W_out x_out for rows [r0, r1): */
+void bs_outliers_add(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1);
+
 /* Bytes the weights of l occupy in memory. */
 int64_t bs_linear_bytes(const bs_linear *l);
 

@@ -60,6 +60,9 @@ typedef struct bs_linear {
     int32_t group;       /* PLANES: weights per scale along a row         */
     const uint16_t *scales; /* PLANES: (rows, groups_per_row) binary16 c  */
     const uint8_t **planes; /* PLANES: (max_blocks) of (rows, row_bytes)  */
+    int32_t n_out;       /* PLANES: input channels kept apart (outliers.c) */
+    const uint32_t *out_idx; /* (n_out) their columns, increasing        */
+    const uint16_t *out_val; /* (rows, n_out) their weights, binary16    */
 } bs_linear;
 
 /* Bytes of one packed sign row: signs are packed per row, so a row starts

@@ -69,6 +69,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
         2 * B * hid,                            /* hb, hb2 */
         (size_t)BS_LOGIT_ROWS * c->vocab_size,  /* logits */
         T * lin,                                /* lin_scratch */
+        B * BS_MAX(BS_MAX(dim, q_dim), hid),    /* xmask */
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
@@ -104,6 +105,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
     TAKE(hb2, B * hid);
     TAKE(logits, (size_t)BS_LOGIT_ROWS * c->vocab_size);
     TAKE(lin_scratch, T * lin);
+    TAKE(xmask, B * BS_MAX(BS_MAX(dim, q_dim), hid));
 #undef TAKE
     rope_table(s);
     *out = s;

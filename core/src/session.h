@@ -33,6 +33,8 @@ struct bs_session {
     float *hb2;          /* (max_batch, hidden_dim)                       */
     float *logits;       /* (BS_LOGIT_ROWS, vocab)                        */
     float *lin_scratch;  /* (n_threads, lin_stride) per-thread scratch    */
+    float *xmask;        /* (max_batch, widest input) x with the channels
+                            kept apart zeroed (outliers.c)                */
     size_t lin_stride;   /* bs_linear_scratch() of the largest linear     */
     int32_t n_threads;   /* bs_pool_threads(pool)                         */
     bs_pool *pool;       /* the forward pass's threads                    */

@@ -267,7 +267,8 @@ export function payloadSize(t, level) {
     case KIND.F32: return level === 0 ? 4 * t.rows * t.cols : 0;
     case KIND.F16: return level === 0 ? 2 * t.rows * t.cols : 0;
     case KIND.AVD: return 2 * t.rank * (t.rows + t.cols) + signs;
-    case KIND.PLANES: return (level === 0 ? 2 * t.rows * Math.ceil(t.cols / t.group) : 0) + signs;
+    case KIND.PLANES:
+      return (level === 0 ? 2 * t.rows * Math.ceil(t.cols / t.group) + (4 + 2 * t.rows) * t.outliers : 0) + signs;
     default: return 0;
   }
 }
@@ -281,7 +282,7 @@ function readTensors(bytes, h, c) {
     const t = {
       role: dv.getUint16(o, true), layer: dv.getUint16(o + 2, true), kind: dv.getUint8(o + 4),
       rows: dv.getUint32(o + 8, true), cols: dv.getUint32(o + 12, true), rank: dv.getUint32(o + 16, true),
-      group: dv.getUint32(o + 20, true), nLevels: dv.getUint32(o + 24, true),
+      group: dv.getUint32(o + 20, true), nLevels: dv.getUint32(o + 24, true), outliers: dv.getUint32(o + 28, true),
     };
     const global = t.role <= 2;
     const slot = `${t.role}/${t.layer}`;
@@ -300,6 +301,9 @@ function readTensors(bytes, h, c) {
     if (t.kind === KIND.AVD && (t.rank < 1 || t.rank > Math.min(t.rows, t.cols))) throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} has rank ${t.rank}`);
     if (t.kind === KIND.PLANES && (t.group < 1 || t.group > t.cols || t.nLevels > 12)) {
       throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} has group ${t.group} / ${t.nLevels} planes`);
+    }
+    if (t.outliers > (t.kind === KIND.PLANES ? t.cols : 0)) {
+      throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} keeps ${t.outliers} input channels apart`);
     }
     tensors.push(t);
   }
