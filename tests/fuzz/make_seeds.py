@@ -52,6 +52,9 @@ def bstk_seeds():
                         ["--tokenizer", os.path.join(ROOT, "models/stories260K/tok512.bin"), "--blocks", "2"], tmp)
         tiny = compress(os.path.join(ROOT, "tests/data/gguf/tiny_llama.gguf"), os.path.join(tmp, "t.bstk"),
                         ["--blocks", "3"], tmp)
+        outl = compress(os.path.join(ROOT, "models/stories260K/stories260K.bin"), os.path.join(tmp, "o.bstk"),
+                        ["--tokenizer", os.path.join(ROOT, "models/stories260K/tok512.bin"), "--blocks", "2",
+                         "--outliers", "8", "--outlier-ratio", "1.2"], tmp)
         avd = compress(os.path.join(ROOT, "tests/data/gguf/tiny_llama.gguf"), os.path.join(tmp, "a.bstk"),
                        ["--method", "avd", "--blocks", "2"], tmp)
     whole = 0xFFFFFFFF
@@ -72,6 +75,8 @@ def bstk_seeds():
         "stories260k_planes_prefix": (1, block_end(s260, 5), s260),
         "stories260k_planes_crc_as_is": (0, whole, s260),
         "tiny_bpe_planes_whole": (1, whole, tiny),
+        "stories260k_planes_outliers": (1, whole, outl),
+        "stories260k_planes_outliers_attach": (3, whole, outl),
         "tiny_bpe_planes_attach_prefix": (3, block_end(tiny, 3), tiny),
         "tiny_bpe_avd_whole": (5, whole, avd),
         "header_only": (1, whole, tiny[:96]),
