@@ -214,7 +214,7 @@ static bs_status decompose_planes(cm_matrix *x, float *R) {
     uint32_t *idx = (uint32_t *)x->payload[0];
     uint16_t *val = (uint16_t *)(idx + k), *scales = val + rows * k;
     memcpy(R, l->w, (size_t)rows * l->cols * sizeof(float));
-    memcpy(idx, x->out_idx, (size_t)k * sizeof *idx);
+    if (k) memcpy(idx, x->out_idx, (size_t)k * sizeof *idx); /* out_idx is NULL when k == 0 */
     for (uint64_t r = 0; r < rows; r++)
         for (uint64_t t = 0; t < k; t++) {
             float *w = R + r * l->cols + idx[t];
