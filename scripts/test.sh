@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the C tests (normal build, then
-# under AddressSanitizer + UndefinedBehaviorSanitizer) and the CLI tests;
+# under AddressSanitizer + UndefinedBehaviorSanitizer) and the CLI tests, the
+# fuzz corpora replayed (ctest -L fuzz) and each fuzz target fuzzed briefly;
 # then the WebAssembly builds (SIMD128 and scalar: their C tests under
 # node:wasi), the JavaScript package's tests (node --test js/test/) and the
 # chat demo's end-to-end tests in Debian's chromium (node --test tests/browser/).
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh gcc g++ cmake ninja-build libcjson-dev pkg-config ca-certificates \
-  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 wabt nginx chromium
+  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev wabt nginx chromium
 # Node 20 with npm: kept when present (it may come from elsewhere than Debian)
 command -v node >/dev/null && command -v npm >/dev/null || scripts/setup.sh nodejs npm
 
@@ -18,11 +19,16 @@ cmake -B build -S . -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
-# Sanitizers: every C test again under ASan + UBSan (leaks included).
+# Sanitizers: every C test again under ASan + UBSan (leaks included), the
+# fuzz corpora replays (ctest -L fuzz) and the CLI tests with them.
 cmake -B build-asan -S . -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBS_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j"$jobs")
+
+# Fuzzing: every fuzz target under libFuzzer (clang, ASan + UBSan) for a
+# fixed 20 s each; prints the executions per target (docs/RELIABILITY.md).
+scripts/fuzz.sh 20
 
 # WebAssembly: both modules, their C tests under node:wasi, the module check.
 for flavor in simd scalar; do

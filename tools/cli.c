@@ -1,6 +1,7 @@
 /* cli.c - helpers shared by the subcommands. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -192,7 +193,13 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) 
             text = bigger;
         }
     }
+    int read_error = ferror(f) ? errno : 0; /* a directory opens, then fails to read */
     fclose(f);
+    if (read_error) {
+        free(text);
+        fprintf(stderr, "bitstack: cannot read text file %s: %s\n", path, strerror(read_error));
+        return EXIT_FAIL;
+    }
     if (!text) return cli_fail(BS_ERR_NOMEM, "reading the text");
     /* at most one token per byte, plus BOS and a dummy-prefix space */
     int32_t max_tokens = len + 2 > INT32_MAX ? INT32_MAX : (int32_t)(len + 2);

@@ -90,12 +90,16 @@ int cmd_compress(int argc, char **argv) {
     int32_t *ids = NULL, n = 0;
     double t0 = cli_now();
     bs_compress_report rep;
-    if ((r = cli_tokenize_file(m, calib, &ids, &n)) != EXIT_OK) goto done;
-    if (sort_auto) { /* exact costs (levels - 1) x matrices evaluations */
-        bs_model_info info;
-        bs_model_get_info(m, &info);
-        p.sort = info.n_params < 10000000 ? BS_SORT_EXACT : BS_SORT_FAST;
+    bs_model_info info;
+    bs_model_get_info(m, &info);
+    if (p.ctx > info.seq_len) { /* a flag out of range for this model: usage */
+        fprintf(stderr, "bitstack: --calib-ctx %d exceeds the model's context of %d tokens\n", p.ctx, info.seq_len);
+        r = EXIT_USAGE;
+        goto done;
     }
+    if ((r = cli_tokenize_file(m, calib, &ids, &n)) != EXIT_OK) goto done;
+    if (sort_auto) /* exact costs (levels - 1) x matrices evaluations */
+        p.sort = info.n_params < 10000000 ? BS_SORT_EXACT : BS_SORT_FAST;
     bs_status st = bs_compress(m, ids, n, &p, pos[1], &rep);
     if (st != BS_OK) {
         r = cli_fail(st, "compress");

@@ -6,9 +6,11 @@
 #include "decompose.h"
 #include "half.h"
 #include "linear.h"
+#include "validate.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -212,7 +214,7 @@ static bs_status decompose_planes(cm_matrix *x, float *R) {
     uint32_t *idx = (uint32_t *)x->payload[0];
     uint16_t *val = (uint16_t *)(idx + k), *scales = val + rows * k;
     memcpy(R, l->w, (size_t)rows * l->cols * sizeof(float));
-    if (k) memcpy(idx, x->out_idx, (size_t)k * sizeof *idx);
+    if (k) memcpy(idx, x->out_idx, (size_t)k * sizeof *idx); /* out_idx is NULL when k == 0 */
     for (uint64_t r = 0; r < rows; r++)
         for (uint64_t t = 0; t < k; t++) {
             float *w = R + r * l->cols + idx[t];
@@ -243,6 +245,7 @@ typedef struct {
     pthread_mutex_t lock;
     int32_t next, done;
     bs_status status;
+    char message[512];     /* the failing thread's bs_last_error (thread-local) */
 } parallel_work;
 
 static void *parallel_worker(void *arg) {
@@ -254,7 +257,10 @@ static void *parallel_worker(void *arg) {
         if (i >= w->n) return NULL;
         bs_status st = w->fn(w->j, i);
         pthread_mutex_lock(&w->lock);
-        if (st != BS_OK && w->status == BS_OK) w->status = st;
+        if (st != BS_OK && w->status == BS_OK) {
+            w->status = st;
+            snprintf(w->message, sizeof w->message, "%s", bs_last_error());
+        }
         w->done++;
         if (w->j->p->progress) w->j->p->progress(w->j->p->progress_ctx, w->stage, (uint64_t)w->done, (uint64_t)w->n);
         pthread_mutex_unlock(&w->lock);
@@ -262,7 +268,7 @@ static void *parallel_worker(void *arg) {
 }
 
 bs_status cm_parallel(cm_job *j, int32_t n, bs_status (*fn)(cm_job *j, int32_t i), const char *stage) {
-    parallel_work w = {j, n, fn, stage, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK};
+    parallel_work w = {j, n, fn, stage, PTHREAD_MUTEX_INITIALIZER, 0, 0, BS_OK, ""};
     int32_t nt = BS_MAX(1, BS_MIN(j->p->threads, 64));
     pthread_t th[64];
     int32_t started = 0;
@@ -270,7 +276,7 @@ bs_status cm_parallel(cm_job *j, int32_t n, bs_status (*fn)(cm_job *j, int32_t i
         if (pthread_create(&th[started], NULL, parallel_worker, &w) == 0) started++;
     parallel_worker(&w);
     for (int32_t t = 0; t < started; t++) pthread_join(th[t], NULL);
-    return w.status;
+    return w.status == BS_OK ? BS_OK : bs_fail(w.status, "%s", w.message);
 }
 
 static bs_status decompose_one(cm_job *j, int32_t i) { return decompose(&j->mats[i]); }
@@ -458,15 +464,7 @@ static bs_status check_params(const bs_model *m, const bs_compress_params *p, in
                        "(use a longer text or fewer/shorter windows)",
                        (long long)n_tokens, p->calib_windows, p->sort_windows, p->curve_windows, p->ctx,
                        (long long)need);
-    for (int32_t li = 0; li < m->cfg.n_layers; li++)
-        for (int k = 0; k < 7; k++) {
-            const bs_linear *l = bs_layer_linear(&m->layers[li], k);
-            for (size_t i = 0; i < (size_t)l->rows * l->cols; i++)
-                if (!isfinite(l->w[i]))
-                    return bs_fail(BS_ERR_FORMAT, "compress: layer %d %s weight %zu is not finite", li,
-                                   bs_linear_names[k], i);
-        }
-    return BS_OK;
+    return cm_validate_weights(m);
 }
 
 static double since(double *t0) {
@@ -481,6 +479,7 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
                       const char *out_path, bs_compress_report *r) {
     memset(r, 0, sizeof *r);
     BS_TRY(check_params(m, p, n_tokens));
+    BS_TRY(cm_validate_output(out_path));
     cm_job j;
     memset(&j, 0, sizeof j);
     j.m = m;
@@ -497,6 +496,7 @@ bs_status bs_compress(bs_model *m, const int32_t *tokens, int64_t n_tokens, cons
     bs_status st = bs_session_create(m, &so, &j.sess);
     double nll = 0.0;
     if (st == BS_OK) st = cm_eval(&j, &nll);
+    if (st == BS_OK) st = cm_validate_float_loss(nll);
     r->float_ppl = exp(nll);
     if (st == BS_OK) st = cm_collect_stats(&j, tokens, p->calib_windows);
     if (st == BS_OK && p->scaling) cm_fold_scales(&j);

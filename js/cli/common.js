@@ -98,6 +98,8 @@ export function printStack(io, engine) {
   const st = engine.loader.stats;
   io.stderr.write(`load: ${st.requests} requests, ${formatBytes(st.bytes)} fetched, ${st.fromNetwork} units from the source, `
     + `${st.fromStore} from the cache, ${st.retries} retries; wasm ${engine.rt.flavor}\n`);
+  const e = engine.loader.storeError;
+  if (e) io.stderr.write(`warning: the cache failed (${e.code ?? e.name}: ${e.message}); blocks were not kept\n`);
 }
 
 /** Writes a token's bytes, dropping ASCII control characters but whitespace (as tools/cli.c). */

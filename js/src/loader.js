@@ -14,7 +14,9 @@
 // A server that ignores Range (200 instead of 206) is read as one streamed
 // full GET: what precedes the wanted bytes is skipped, and the same response
 // goes on to serve every later unit. If the file changes on the server
-// between requests (another ETag), loading stops rather than mix versions.
+// between requests (another ETag, size or Last-Modified), loading stops
+// rather than mix versions. A store that fails (quota, disk) costs the
+// cache, never the download: the error is kept in `storeError`.
 // An AbortSignal cancels at any point with the platform's AbortError.
 //
 // Sources: an http(s) URL (fetch: Node 20 and browsers), a file path or
@@ -239,7 +241,9 @@ export class RangeLoader {
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.store = options.store ?? null;
     /** Counters: requests made, payload bytes received, retries, units from the store. */
-    this.stats = { requests: 0, bytes: 0, retries: 0, fullGets: 0, fromNetwork: 0, fromStore: 0 };
+    this.stats = { requests: 0, bytes: 0, retries: 0, fullGets: 0, fromNetwork: 0, fromStore: 0, storeErrors: 0 };
+    /** The store's first failure (e.g. a QuotaExceededError), or null: blocks are then no longer written to it. */
+    this.storeError = null;
     /** @type {import('./format.js').BstkHead|null} */
     this.head = null;
     this.headBytes = null;
@@ -266,12 +270,38 @@ export class RangeLoader {
     this.stats.requests++;
     const ifRange = this.identity?.etag && !this.identity.etag.startsWith('W/') ? this.identity.etag : undefined;
     const r = await this.transport.read(start, end, { signal, ifRange });
-    if (this.identity && r.etag && this.identity.etag && r.etag !== this.identity.etag) {
+    const change = this.identity && versionChange(this.identity, r);
+    if (change) {
       for await (const _ of r.body) break; // eslint-disable-line no-unused-vars
-      throw new BitstackError('BS_ERR_STATE', `${this.transport.name} changed during the download (ETag ${this.identity.etag} -> ${r.etag})`);
+      throw new BitstackError('BS_ERR_STATE', `${this.transport.name} changed during the download (${change})`);
     }
     if (!r.ranged) this.stats.fullGets++;
     return r;
+  }
+
+  /** A store that fails (quota, disk full, a broken database) costs the cache, never the download. */
+  async #storeGet(unit) {
+    if (!this.store) return null;
+    try {
+      return await this.store.get(this.storeKey, unit);
+    } catch (err) {
+      this.#storeFailed(err);
+      return null;
+    }
+  }
+
+  async #storePut(unit, data) {
+    if (!this.store || this.storeError) return;
+    try {
+      await this.store.put(this.storeKey, unit, data);
+    } catch (err) {
+      this.#storeFailed(err); // later units are not offered to it again
+    }
+  }
+
+  #storeFailed(err) {
+    this.stats.storeErrors++;
+    this.storeError ??= err;
   }
 
   /**
@@ -426,19 +456,17 @@ export class RangeLoader {
   }
 
   async #fromStoreOrPrefetch(unit) {
-    if (this.store) {
-      const data = await this.store.get(this.storeKey, unit.index);
-      if (data && data.length === unit.end - unit.start && verify(unit, data)) {
-        this.stats.fromStore++;
-        return { data, store: true };
-      }
+    const stored = await this.#storeGet(unit.index);
+    if (stored && stored.length === unit.end - unit.start && verify(unit, stored)) {
+      this.stats.fromStore++;
+      return { data: stored, store: true };
     }
     const p = this.prefetch;
     if (p && unit.start >= p.start && unit.end <= p.start + p.bytes.length) {
       const data = p.bytes.slice(unit.start - p.start, unit.end - p.start);
       if (verify(unit, data)) {
         this.stats.fromNetwork++; // it came with the head's response
-        if (this.store) await this.store.put(this.storeKey, unit.index, data);
+        await this.#storePut(unit.index, data);
         return { data, store: false };
       }
     }
@@ -475,7 +503,7 @@ export class RangeLoader {
             `${this.transport.name}: checksum mismatch in ${u.index < 0 ? 'the resident section' : `block ${u.index}`}`);
         }
         this.stats.fromNetwork++;
-        if (this.store) await this.store.put(this.storeKey, u.index, data);
+        await this.#storePut(u.index, data);
         yield data;
       }
       complete = true;
@@ -487,6 +515,24 @@ export class RangeLoader {
       }
     }
   }
+}
+
+/**
+ * How a response shows that the file is not the one whose head was read, or
+ * null: another strong ETag, another total size (Content-Range), or, when
+ * the server gives no ETag, another Last-Modified. (Blocks are also checked
+ * against the first head's CRCs, so bytes of another version are never
+ * handed out even by a server that says nothing.)
+ */
+function versionChange(id, r) {
+  if (r.etag && id.etag && r.etag !== id.etag) return `ETag ${id.etag} -> ${r.etag}`;
+  if (r.ranged && Number.isFinite(r.total) && Number.isFinite(id.size) && r.total !== id.size) {
+    return `size ${id.size} -> ${r.total} bytes`;
+  }
+  if (!r.etag && !id.etag && r.lastModified && id.lastModified && r.lastModified !== id.lastModified) {
+    return `Last-Modified ${id.lastModified} -> ${r.lastModified}`;
+  }
+  return null;
 }
 
 function concat(chunks, n) {

@@ -89,3 +89,85 @@ export async function startServer(handler) {
     }),
   };
 }
+
+/**
+ * A request handler serving a .bstk that misbehaves on demand (the loader
+ * and fault tests). Returns {handler, log}; log gets {start, end, ranged,
+ * ifRange} per request. behaviour (all optional):
+ *   noRange: true        answer every request with 200 and the whole file
+ *   file(n)              the bytes served for request n (a file replaced on the server)
+ *   etag(n)              its ETag (default '"v1"'; null: none)
+ *   lastModified(n)      a Last-Modified header, or none
+ *   fault(n, start, end) per request, one of:
+ *     {status}           that status, no body (416, 503, 404...)
+ *     {noRange: true}    200 and the whole file for this request only
+ *     {dropAfter: k}     k body bytes, then the connection closes
+ *     {reset: k}         k body bytes, a pause, then a TCP reset (RST)
+ *     {stall: true}      headers, then silence
+ *     {trickle: [bytes, ms]} the body in pieces of `bytes` every `ms`
+ *     {corrupt: offset}  the byte at file offset `offset` flipped
+ *     {lengthDelta: d}   Content-Length off by d: d < 0 sends that much less
+ *                        and ends cleanly, d > 0 sends the body then closes
+ */
+export function fileHandler(bytes, behaviour = {}) {
+  const log = [];
+  const handler = (req, res) => {
+    const n = log.length;
+    const file = behaviour.file ? behaviour.file(n) : bytes;
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const early = behaviour.fault?.(n, m ? Number(m[1]) : 0, m ? Math.min(Number(m[2]) + 1, file.length) : file.length) ?? {};
+    const ranged = m && !behaviour.noRange && !early.noRange;
+    const start = ranged ? Number(m[1]) : 0;
+    const end = ranged ? Math.min(Number(m[2]) + 1, file.length) : file.length;
+    log.push({ start, end, ranged: !!ranged, ifRange: req.headers['if-range'] });
+    const fault = early;
+    if (fault.status) {
+      res.writeHead(fault.status);
+      return res.end();
+    }
+    const etag = behaviour.etag ? behaviour.etag(n) : '"v1"';
+    const headers = { 'Content-Length': end - start + (fault.lengthDelta ?? 0) };
+    if (etag) headers.ETag = etag;
+    if (behaviour.lastModified) headers['Last-Modified'] = behaviour.lastModified(n);
+    if (ranged) headers['Content-Range'] = `bytes ${start}-${end - 1}/${file.length}`;
+    res.writeHead(ranged ? 206 : 200, headers);
+    if (fault.stall) return; // headers only, then silence
+    let body = file.subarray(start, end);
+    if (fault.corrupt !== undefined) {
+      body = body.slice();
+      body[fault.corrupt - start] ^= 0x5a;
+    }
+    if (fault.dropAfter !== undefined) {
+      res.write(body.subarray(0, fault.dropAfter), () => res.socket.destroy());
+      return;
+    }
+    if (fault.reset !== undefined) {
+      // a pause first, so the client has read what came (an RST discards unread bytes)
+      res.write(body.subarray(0, fault.reset), () => setTimeout(() => res.socket.resetAndDestroy(), 50));
+      return;
+    }
+    if (fault.lengthDelta < 0) return res.end(body.subarray(0, body.length + fault.lengthDelta));
+    if (fault.lengthDelta > 0) {
+      res.write(body, () => res.socket.destroy());
+      return;
+    }
+    if (fault.trickle) {
+      const [piece, ms] = fault.trickle;
+      let pos = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || pos >= body.length) {
+          clearInterval(timer);
+          if (!res.destroyed) res.end();
+          return;
+        }
+        res.write(body.subarray(pos, pos + piece));
+        pos += piece;
+        log[n].lastWriteAt = Date.now();
+      }, ms);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
+    res.end(body);
+  };
+  return { handler, log };
+}

@@ -6,46 +6,9 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import { BitstackError, MemoryStore, parseHead, RangeLoader } from '../src/index.js';
-import { fixtures, nativeMissing, startServer } from './helpers.mjs';
+import { fileHandler, fixtures, nativeMissing, startServer } from './helpers.mjs';
 
 const skip = nativeMissing();
-
-/**
- * Serves `bytes`; behaviour.fault(n, start, end) may return
- * {status}, {dropAfter: k}, {corrupt: offset} or {stall: true} for request n.
- */
-function fileHandler(bytes, behaviour = {}) {
-  const log = [];
-  const handler = (req, res) => {
-    const n = log.length;
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    const ranged = m && !behaviour.noRange;
-    const start = ranged ? Number(m[1]) : 0;
-    const end = ranged ? Math.min(Number(m[2]) + 1, bytes.length) : bytes.length;
-    log.push({ start, end, ranged: !!ranged, ifRange: req.headers['if-range'] });
-    const fault = behaviour.fault?.(n, start, end) ?? {};
-    if (fault.status) {
-      res.writeHead(fault.status);
-      return res.end();
-    }
-    const etag = typeof behaviour.etag === 'function' ? behaviour.etag(n) : '"v1"';
-    const headers = { 'Content-Length': end - start, ETag: etag };
-    if (ranged) headers['Content-Range'] = `bytes ${start}-${end - 1}/${bytes.length}`;
-    res.writeHead(ranged ? 206 : 200, headers);
-    if (fault.stall) return; // headers only, then silence
-    let body = bytes.subarray(start, end);
-    if (fault.corrupt !== undefined) {
-      body = body.slice();
-      body[fault.corrupt - start] ^= 0x5a;
-    }
-    if (fault.dropAfter !== undefined) {
-      res.write(body.subarray(0, fault.dropAfter), () => res.socket.destroy());
-      return;
-    }
-    res.end(body);
-  };
-  return { handler, log };
-}
 
 async function collect(loader, from, to, opts) {
   const got = [];

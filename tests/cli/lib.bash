@@ -27,7 +27,7 @@ expect_exit() {
 # expect_stderr REGEX : the last command's stderr matches
 expect_stderr() {
   CHECKS=$((CHECKS + 1))
-  grep -qE "$1" "$TMP/err" || fail "stderr lacks /$1/: $(head -c 300 "$TMP/err")"
+  grep -qE -e "$1" "$TMP/err" || fail "stderr lacks /$1/: $(head -c 300 "$TMP/err")"
 }
 
 expect_stdout_eq() {
