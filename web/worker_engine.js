@@ -117,6 +117,9 @@ export class WorkerEngine {
   get loader() { return this.snap.loader; }
   get targetBlocks() { return this.snap.targetBlocks; }
   get position() { return this.snap.position; }
+  /** Offline facts (web/offline.js): {network: 'online'|'offline', headStored, replaced}. */
+  get offline() { return this.snap.offline; }
+
   /** Bytes the worker received over the network, requests made. */
   get net() { return this.snap.net; }
   /** The budget the worker chose ({bytes, source, deviceGiB, sessionBytes}). */
