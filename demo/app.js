@@ -97,7 +97,10 @@ async function load(url) {
       state.budget = engine.budget;
       state.store = engine.store;
     } else {
-      store ??= await IdbStore.open();
+      if (!store) {
+        store = await IdbStore.open();
+        store.onwarning = () => update();
+      }
       state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
       transport = new OfflineTransport(url, { store, fetch: countingFetch });
       engine = await Engine.open(transport, {
@@ -317,6 +320,7 @@ function update() {
       'tokens / s': state.tokensPerSec ? state.tokensPerSec.toFixed(1) : '–',
       'block store': `${state.store.mode}${state.store.persisted ? ' (persistent)' : ''}`,
       'offline visits': offlineFact(),
+      'server': serverFact(),
       'kernels': `${info.flavor} (${info.kernels}), ${useWorker ? 'in a Web Worker' : 'on the main thread'}`,
       'model': `${info.nLayers} layers, dim ${info.dim}, vocab ${info.vocabSize}`,
     };
@@ -333,6 +337,13 @@ function update() {
 }
 
 // ---- offline visits -----------------------------------------------------------------------
+
+/** How the server answered: Range requests (206) or, without Range support, one whole-file response. */
+function serverFact() {
+  const stats = engine.loader.stats;
+  if (state.offline.network === 'offline') return 'not reached (offline)';
+  return stats.fullGets > 0 ? `no Range support (HTTP 200): the whole file in ${stats.fullGets} response(s)` : 'Range requests (206)';
+}
 
 function offlineFact() {
   const o = state.offline;

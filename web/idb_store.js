@@ -142,13 +142,17 @@ export class IdbStore {
     /** What navigator.storage.persist() answered (null: not asked). */
     this.persisted = null;
     this.memory = new MemoryStore();
+    /** Called (no arguments) when the store falls back to memory after opening. */
+    this.onwarning = null;
     /** Counters: records read, found, rejected (bad CRC), written. */
     this.stats = { gets: 0, hits: 0, bad: 0, puts: 0 };
   }
 
   #fallBack(reason) {
+    if (this.mode === 'memory') return; // the first reason stays
     this.mode = 'memory';
     this.warning = `${reason}: blocks are kept in memory for this page only`;
+    this.onwarning?.();
   }
 
   async get(fileKey, unit) {

@@ -43,7 +43,10 @@ const errorOf = (err) => ({ name: err?.name ?? 'Error', code: err?.code, message
 
 const ops = {
   async open({ source, options }) {
-    store ??= await IdbStore.open();
+    if (!store) {
+      store = await IdbStore.open();
+      store.onwarning = () => postMessage({ type: 'snapshot', snapshot: snapshot() });
+    }
     // the head kept in IndexedDB too, so a visit without network still opens the file (offline.js)
     transport = new OfflineTransport(source, { store, fetch: countingFetch });
     offline = { headStored: false, replaced: null };
