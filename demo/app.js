@@ -276,7 +276,11 @@ function drawCurve() {
   const p = pplAt(pts, now);
   g.fillStyle = '#6ee7b7';
   g.beginPath(); g.arc(X(now), Y(p), 6, 0, 2 * Math.PI); g.fill();
-  g.fillText(`now: ${fmtBytes(now)}, ppl ≈ ${p.toFixed(2)}`, Math.min(X(now) + 10, W - 170), Math.max(Y(p) - 10, T + 10));
+  const label = `now: ${fmtBytes(now)}, ppl ≈ ${p.toFixed(2)}`;
+  const w = g.measureText(label).width;
+  // right of the dot, or left of it when it would run off the chart
+  const lx = X(now) + 10 + w <= W - R ? X(now) + 10 : X(now) - 10 - w;
+  g.fillText(label, Math.max(L, lx), Math.max(Y(p) - 10, T + 10));
 }
 
 // ---- the side panel ---------------------------------------------------------------------------
@@ -285,6 +289,7 @@ function drawBlocks() {
   const el = $('blocks');
   const n = state.blocks.total;
   if (el.childElementCount !== n) el.replaceChildren(...Array.from({ length: n }, () => document.createElement('i')));
+  el.classList.toggle('dense', n > 400); // a chat model has thousands of blocks: smaller cells
 }
 
 const blockSource = []; // 'net' | 'cache' per block index, as they arrived
