@@ -1,0 +1,15 @@
+import { openBrowser, startNginx, getState, waitState, ask } from './helpers.mjs';
+const nginx = await startNginx({ models: { stories260K: '/work/main/cache/stories260K.bstk', smollm2: '/work/main/cache/results/smollm2.bstk' } });
+const b = await openBrowser();
+const t0 = Date.now();
+await b.page.goto(`${nginx.url}/demo/?model=/models/smollm2.bstk`);
+await waitState(b.page, (s) => s.phase === 'complete', undefined, 300000);
+let st = await getState(b.page); console.log('complete', Date.now() - t0);
+const r2 = await ask(b.page, 'Name three colors of the rainbow.', { maxTokens: 40 }).catch(e => 'ERR ' + e.message);
+st = await getState(b.page); console.log('reply', JSON.stringify(r2), st.tokensPerSec);
+await b.page.screenshot({ path: '/tmp/web2-smol.png' });
+await b.page.reload();
+await waitState(b.page, (s) => s.phase === 'complete', undefined, 300000);
+st = await getState(b.page); console.log('reload', st.blocks, st.net, st.offline);
+console.log(b.errors);
+await b.close(); await nginx.stop();
