@@ -415,7 +415,7 @@ async function listModels() {
   if (![...menu.options].some((o) => o.value === cur)) {
     const o = document.createElement('option');
     o.value = cur;
-    o.textContent = 'the URL below';
+    o.textContent = `${cur.split('/').pop()} (this page's URL)`;
     menu.prepend(o);
   }
   menu.value = cur;

@@ -7,13 +7,16 @@
 //   from the network;
 // - the file replaced on the server between visits (another ETag and size):
 //   the page loads the new version from the network, prints the new file's
-//   text, never reads a block of the old one, and drops the old blocks.
+//   text, never reads a block of the old one, and drops the old blocks;
+// - the file replaced during a download: the loader's If-Range / ETag check
+//   stops it with BS_ERR_STATE, the page says so, what was stored under the
+//   old key is the old file's bytes, and the next visit loads the new file.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { parseHead } from '../../js/src/format.js';
+import { blockEntry, parseHead } from '../../js/src/format.js';
 import { runNative } from '../../js/test/helpers.mjs';
 import { ask, browserMissing, fixtures, getState, openBrowser, startNginx, waitState } from './helpers.mjs';
 
@@ -152,6 +155,50 @@ describe('offline and changed files', { skip }, () => {
       await waitState(b.page, (s) => s.phase === 'complete');
       assert.equal((await getState(b.page)).net.bytes, 0);
       assert.equal(await ask(b.page, PROMPT, { maxTokens: STEPS }), await native(files.avd));
+    } finally {
+      await b.close();
+      await nginx.stop();
+    }
+  });
+});
+
+describe('a file replaced during the download', { skip }, () => {
+  it('the download stops with a clear error, nothing of the new file is stored under the old key; the next visit loads the new one', async () => {
+    const files = fixtures();
+    const nginx = await startNginx({ models: { m: files.planes }, rate: '100k' });
+    const b = await openBrowser();
+    try {
+      const { page } = b;
+      await page.goto(`${nginx.url}/demo/?model=/slow/m.bstk&chunk=4096&sw=0`);
+      await waitState(page, (s) => s.phase === 'ready' || s.phase === 'complete');
+      const oldKey = await page.evaluate(() => window.demo.engine.loader.storeKey);
+      const link = join(nginx.dir, 'models', 'm.bstk');
+      rmSync(link);
+      symlinkSync(files.avd, link);
+      await waitState(page, (s) => s.error !== null, undefined, 30000);
+      const st = await getState(page);
+      console.log(`# replaced mid-download after ${st.blocks.loaded} blocks: ${st.error}`);
+      assert.match(st.error, /BS_ERR_STATE: .*changed during the download/);
+      assert.match(await page.textContent('#status'), /download stopped/);
+      assert.ok(st.blocks.loaded < headOf(files.planes).nBlocks);
+      // what was stored under the old key is the old file's bytes only
+      const planes = readFileSync(files.planes);
+      const head = headOf(files.planes);
+      const units = await page.evaluate(async (key) => {
+        const out = {};
+        for (const u of await window.demo.store.units(key)) out[u] = Array.from(await window.demo.store.get(key, u));
+        return out;
+      }, oldKey);
+      assert.ok(Object.keys(units).length > 0);
+      for (const [k, data] of Object.entries(units)) {
+        const u = Number(k);
+        const [start, end] = u < 0 ? [head.header.dataOffset, head.residentEnd]
+          : [blockEntry(head, u).offset, blockEntry(head, u).offset + blockEntry(head, u).size];
+        assert.ok(Buffer.from(data).equals(planes.subarray(start, end)), `unit ${u} is not the old file's`);
+      }
+      await page.reload();
+      await waitState(page, (s) => s.phase === 'complete', undefined, 30000);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(files.avd));
     } finally {
       await b.close();
       await nginx.stop();
