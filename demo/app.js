@@ -380,7 +380,7 @@ const swRegistered = registerServiceWorker();
 async function keepPageFiles(modelUrl) {
   await swRegistered;
   if (state.offline.sw !== 'active' || state.offline.network === 'offline') return;
-  const urls = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]
+  const urls = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name), ...(engine?.resources ?? [])]
     .filter((u) => u.startsWith(location.origin) && u !== modelUrl);
   const reg = await navigator.serviceWorker.ready;
   navigator.serviceWorker.addEventListener('message', function done(e) {

@@ -68,7 +68,9 @@ const ops = {
     }, (err) => (offline.error = err.message));
     engine.ready.then(() => postMessage({ type: 'ready', snapshot: snapshot() }),
       (err) => postMessage({ type: 'ready-error', error: errorOf(err), snapshot: snapshot() }));
-    return { head: engine.head, snapshot: snapshot() };
+    // what the worker fetched itself (its modules, the wasm): the page asks the service worker to keep them
+    const resources = performance.getEntriesByType('resource').map((e) => e.name);
+    return { head: engine.head, snapshot: snapshot(), resources };
   },
   async resize({ budget: b }) {
     await engine.resize(b);

@@ -44,8 +44,9 @@ export class WorkerEngine {
     const e = new WorkerEngine(worker, options.onProgress ?? null);
     const { onProgress, workerUrl, ...rest } = options; // eslint-disable-line no-unused-vars
     try {
-      const { head, snapshot } = await e.#call({ op: 'open', source: String(source), options: rest });
+      const { head, snapshot, resources } = await e.#call({ op: 'open', source: String(source), options: rest });
       e.head = head;
+      e.resources = resources;
       e.#take(snapshot);
     } catch (err) {
       worker.terminate();
@@ -58,6 +59,8 @@ export class WorkerEngine {
     this.worker = worker;
     this.onProgress = onProgress;
     this.head = null;
+    /** URLs the worker fetched while opening (its modules, the wasm). */
+    this.resources = [];
     this.snap = null;
     this.closed = false;
     this.nextId = 1;

@@ -102,6 +102,31 @@ describe('offline and changed files', { skip }, () => {
     }
   });
 
+  it('offline with the engine in a Web Worker: the same', async () => {
+    const nginx = await startNginx({ models: { s: files.planes } });
+    const b = await openBrowser();
+    try {
+      const url = `${nginx.url}/demo/?model=/models/s.bstk&worker=1`;
+      await b.page.goto(url);
+      await offlineReady(b.page);
+      const first = await ask(b.page, PROMPT, { maxTokens: STEPS });
+      await nginx.stop();
+      const page = await b.restart();
+      await b.context.setOffline(true);
+      await page.goto(url);
+      await waitState(page, (s) => s.phase === 'complete');
+      const st = await getState(page);
+      assert.equal(st.offline.network, 'offline');
+      assert.equal(st.net.bytes, 0);
+      assert.equal(st.blocks.fromCache, headOf(files.planes).nBlocks + 1);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), first);
+      assert.match(await page.textContent('#facts'), /in a Web Worker/);
+    } finally {
+      await b.close();
+      await nginx.stop();
+    }
+  });
+
   it('offline with a model never loaded here: a clear error, no hang', async () => {
     const nginx = await startNginx({ models: { s: files.planes } });
     const b = await openBrowser();
