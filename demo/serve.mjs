@@ -142,9 +142,15 @@ async function main(argv) {
   if (check) {
     const page = await fetch(`${nginx.url}/demo/`);
     const range = first ? await fetch(`${nginx.url}/models/${first}.bstk`, { headers: { Range: 'bytes=0-95' } }) : null;
-    const ok = page.status === 200 && page.headers.get('cross-origin-embedder-policy') === 'require-corp' && (!range || range.status === 206);
-    console.log(`check: page ${page.status}, COEP ${page.headers.get('cross-origin-embedder-policy')}` +
-      `${range ? `, model Range ${range.status} (${(await range.arrayBuffer()).byteLength} bytes)` : ''}: ${ok ? 'ok' : 'FAILED'}`);
+    const sw = await fetch(`${nginx.url}/demo/sw.js`);
+    const list = await (await fetch(`${nginx.url}/models/index.json`)).json();
+    const ok = page.status === 200 && page.headers.get('cross-origin-embedder-policy') === 'require-corp' &&
+      page.headers.get('cross-origin-opener-policy') === 'same-origin' && (!range || range.status === 206) &&
+      sw.status === 200 && sw.headers.get('service-worker-allowed') === '/' && list.length === Object.keys(models).length;
+    console.log(`check: page ${page.status}, COOP ${page.headers.get('cross-origin-opener-policy')}, ` +
+      `COEP ${page.headers.get('cross-origin-embedder-policy')}` +
+      `${range ? `, model Range ${range.status} (${(await range.arrayBuffer()).byteLength} bytes)` : ''}, ` +
+      `service worker ${sw.status}, models listed: ${list.map((m) => m.name).join(', ')}: ${ok ? 'ok' : 'FAILED'}`);
     await stop(ok ? 0 : 1);
   }
   process.on('SIGINT', stop);
