@@ -71,7 +71,7 @@ export class OfflineTransport {
   /** Passes a response through, keeping the bytes that extend the head from byte 0. */
   #recording(r, start, end) {
     const rec = this.rec;
-    const complete = rec.want > 0 && rec.length >= rec.want;
+    const complete = rec.want !== 0 && rec.length >= rec.want; // kept already, or not a .bstk (want -1)
     if (complete || (start !== 0 && start !== rec.length)) return r;
     // a first request (or its retry): start over with this response's identity
     if (start === 0) Object.assign(rec, { chunks: [], length: 0, dataOffset: 0, etag: r.etag, lastModified: r.lastModified, total: r.total, want: end });
@@ -86,12 +86,13 @@ export class OfflineTransport {
           if (rec.length >= 96 && !rec.dataOffset) {
             try {
               rec.dataOffset = parseHeader(joined(rec.chunks, rec.length)).dataOffset;
+              rec.want = Math.min(Math.max(rec.want, rec.dataOffset), Number.isNaN(rec.total) ? Infinity : rec.total);
             } catch {
-              rec.dataOffset = Infinity; // not a .bstk: the loader says so; nothing is kept
+              // not a .bstk: the loader says so; keep nothing (commit() never stores it)
+              Object.assign(rec, { chunks: [], length: 0, want: -1 });
             }
-            rec.want = Math.min(Math.max(rec.want, rec.dataOffset), Number.isNaN(rec.total) ? Infinity : rec.total);
           }
-          if (rec.length >= rec.want) self.#headDone();
+          if (rec.want > 0 && rec.length >= rec.want) self.#headDone();
         }
         yield chunk;
       }
