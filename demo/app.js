@@ -81,6 +81,7 @@ async function load(url) {
   }
   Object.assign(state, { phase: 'loading', error: null, fileSize: 0, loadStarted: performance.now() });
   state.blocks = { loaded: 0, target: 0, total: 0, fromCache: 0, fromNet: 0, cacheBytes: 0 };
+  Object.assign(state.offline, { network: 'online', headStored: false, replaced: null });
   history.length = 0;
   blockSource.length = 0;
   $('log').textContent = '';
