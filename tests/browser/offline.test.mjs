@@ -10,7 +10,8 @@
 //   text, never reads a block of the old one, and drops the old blocks;
 // - the file replaced during a download: the loader's If-Range / ETag check
 //   stops it with BS_ERR_STATE, the page says so, what was stored under the
-//   old key is the old file's bytes, and the next visit loads the new file.
+//   old key is the old file's bytes, and the next visit loads the new file;
+// - the model menu lists the server's models and switches between them.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -224,6 +225,31 @@ describe('a file replaced during the download', { skip }, () => {
       await page.reload();
       await waitState(page, (s) => s.phase === 'complete', undefined, 30000);
       assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(files.avd));
+    } finally {
+      await b.close();
+      await nginx.stop();
+    }
+  });
+});
+
+describe('the model menu', { skip }, () => {
+  it('lists the server\'s models (/models/index.json) and switches between them', async () => {
+    const files = fixtures();
+    const nginx = await startNginx({ models: { planes: files.planes, avd: files.avd } });
+    const b = await openBrowser();
+    try {
+      const { page } = b;
+      await page.goto(`${nginx.url}/demo/?model=/models/planes.bstk&sw=0`);
+      await waitState(page, (s) => s.phase === 'complete');
+      await page.waitForSelector('#model-menu:not([hidden])');
+      const options = await page.$$eval('#model-menu option', (os) => os.map((o) => o.textContent));
+      const kB = (f) => `${(readFileSync(f).length / 1e3).toFixed(1)} kB`;
+      assert.deepEqual(options, [`planes · ${kB(files.planes)}`, `avd · ${kB(files.avd)}`]);
+      await page.selectOption('#model-menu', `${nginx.url}/models/avd.bstk`);
+      await waitState(page, (s, n) => s.phase === 'complete' && s.fileSize === n, readFileSync(files.avd).length);
+      assert.equal(await page.inputValue('#model-url'), `${nginx.url}/models/avd.bstk`);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(files.avd));
+      assert.deepEqual(b.errors, []);
     } finally {
       await b.close();
       await nginx.stop();
