@@ -2,20 +2,23 @@
 //
 // Loads a .bstk progressively: the engine opens once the resident section
 // is in and the chat is usable at once; stack blocks attach as they arrive
-// (quality climbs along the file's stored perplexity curve). Blocks are kept
-// in IndexedDB, so a second visit fetches only the head. The budget slider
-// grows or shrinks the live model (Engine.resize) without a reload.
+// (quality climbs along the file's stored perplexity curve). Blocks and the
+// file's head are kept in IndexedDB and the page's files by a service worker
+// (sw.js), so a second visit fetches only the head, and works with no
+// network at all (web/offline.js). The budget slider grows or shrinks the
+// live model (Engine.resize) without a reload. The model menu lists what the
+// server offers (/models/index.json, written by serve.mjs).
 //
 // Query parameters: model=URL (default: the demo model next to the page),
 // budget=SIZE (an explicit budget: bytes, 12MB, 3.5bpw; default from
 // navigator.deviceMemory), chunk=BYTES (largest request; small values show
 // the progress block by block), autoload=0 (wait for the Load button),
 // worker=1 (the engine in a Web Worker, web/worker_engine.js: the page stays
-// responsive while it decodes).
+// responsive while it decodes), sw=0 (no service worker).
 // window.demo exposes the state for the end-to-end tests.
 
 import { Chat, Engine, isAbortError } from '/js/src/index.js';
-import { browserBudget, IdbStore, WorkerEngine } from '/web/index.js';
+import { browserBudget, IdbStore, OfflineTransport, WorkerEngine } from '/web/index.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -36,12 +39,16 @@ const state = {
   tokensPerSec: 0,
   budget: null, // {bytes, source, deviceGiB}
   store: null, // {mode, warning, persisted}
+  // network: online | offline (the file's head replayed from IndexedDB); headStored: kept for offline visits;
+  // replaced: the file key of an older version of this URL whose blocks were dropped; sw: the service worker's state,
+  // swCached: page files it stored when asked
+  offline: { network: 'online', headStored: false, replaced: null, sw: 'none', swCached: null },
   resizes: 0,
   resizeLog: [], // {blocks, duringReply} per finished resize
   loadStarted: 0,
 };
 
-let engine = null, chat = null, store = null, generation = null;
+let engine = null, chat = null, store = null, generation = null, transport = null;
 let loadingHead = null; // the head, known before Engine.open returns (progress comes earlier)
 const history = [];
 
@@ -74,6 +81,7 @@ async function load(url) {
   }
   Object.assign(state, { phase: 'loading', error: null, fileSize: 0, loadStarted: performance.now() });
   state.blocks = { loaded: 0, target: 0, total: 0, fromCache: 0, fromNet: 0, cacheBytes: 0 };
+  Object.assign(state.offline, { network: 'online', headStored: false, replaced: null });
   history.length = 0;
   blockSource.length = 0;
   $('log').textContent = '';
@@ -90,9 +98,13 @@ async function load(url) {
       state.budget = engine.budget;
       state.store = engine.store;
     } else {
-      store ??= await IdbStore.open();
+      if (!store) {
+        store = await IdbStore.open();
+        store.onwarning = () => update();
+      }
       state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
-      engine = await Engine.open(url, {
+      transport = new OfflineTransport(url, { store, fetch: countingFetch });
+      engine = await Engine.open(transport, {
         progressive: true,
         store,
         budget: (head) => {
@@ -100,7 +112,7 @@ async function load(url) {
           state.budget = browserBudget(head, { override: params.get('budget') });
           return state.budget.bytes;
         },
-        loader: { fetch: countingFetch, maxRequestBytes: chunk, backoffMs: 50 },
+        loader: { maxRequestBytes: chunk, backoffMs: 50 },
         onProgress: onProgress,
       });
     }
@@ -110,6 +122,15 @@ async function load(url) {
     setStatus(`cannot load: ${err.message}`, 'bad');
     return;
   }
+  state.offline.network = (useWorker ? engine.offline?.network : transport.offline ? 'offline' : 'online') ?? 'online';
+  if (!useWorker) {
+    const t = transport;
+    t.commit(engine.loader.storeKey).then(({ replaced }) => {
+      Object.assign(state.offline, { headStored: !t.offline, replaced });
+      update();
+    }, (err) => setStatus(`cannot keep the head for offline visits: ${err.message}`, 'warn'));
+  }
+  keepPageFiles(url);
   state.fileSize = engine.loader.size;
   state.blocks.total = engine.loader.available;
   state.phase = 'ready';
@@ -118,7 +139,9 @@ async function load(url) {
   drawBlocks();
   $('prompt').disabled = $('send').disabled = false;
   $('prompt').placeholder = chat ? 'Say something…' : 'Start a story: Once upon a time…';
-  setStatus(chat ? 'ready: chatting with the file\'s template' : 'ready: this model has no chat template, it continues your text');
+  const where = state.offline.network === 'offline' ? 'offline, the model from this browser\'s storage: ' : '';
+  setStatus(where + (chat ? 'ready: chatting with the file\'s template' : 'ready: this model has no chat template, it continues your text'),
+    where ? 'warn' : '');
   engine.ready.then(() => {
     state.phase = 'complete';
     update();
@@ -254,7 +277,11 @@ function drawCurve() {
   const p = pplAt(pts, now);
   g.fillStyle = '#6ee7b7';
   g.beginPath(); g.arc(X(now), Y(p), 6, 0, 2 * Math.PI); g.fill();
-  g.fillText(`now: ${fmtBytes(now)}, ppl ≈ ${p.toFixed(2)}`, Math.min(X(now) + 10, W - 170), Math.max(Y(p) - 10, T + 10));
+  const label = `now: ${fmtBytes(now)}, ppl ≈ ${p.toFixed(2)}`;
+  const w = g.measureText(label).width;
+  // right of the dot, or left of it when it would run off the chart
+  const lx = X(now) + 10 + w <= W - R ? X(now) + 10 : X(now) - 10 - w;
+  g.fillText(label, Math.max(L, lx), Math.max(Y(p) - 10, T + 10));
 }
 
 // ---- the side panel ---------------------------------------------------------------------------
@@ -263,6 +290,7 @@ function drawBlocks() {
   const el = $('blocks');
   const n = state.blocks.total;
   if (el.childElementCount !== n) el.replaceChildren(...Array.from({ length: n }, () => document.createElement('i')));
+  el.classList.toggle('dense', n > 400); // a chat model has thousands of blocks: smaller cells
 }
 
 const blockSource = []; // 'net' | 'cache' per block index, as they arrived
@@ -282,7 +310,11 @@ function update() {
     for (let i = 0; i < cells.length; i++) {
       cells[i].className = i < b.loaded ? (blockSource[i] ?? 'net') : i < b.target ? '' : 'off';
     }
-    if (useWorker) state.net = { ...engine.net };
+    if (useWorker) {
+      state.net = { ...engine.net };
+      state.store = engine.store;
+      Object.assign(state.offline, engine.offline ?? {});
+    } else state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
     const s = engine.stack(), info = engine.info();
     const facts = {
       'weights in use': fmtBytes(s.loadedBytes),
@@ -293,6 +325,8 @@ function update() {
       'from the network': `${b.fromNet} units, ${fmtBytes(state.net.bytes)} in ${state.net.requests} requests`,
       'tokens / s': state.tokensPerSec ? state.tokensPerSec.toFixed(1) : '–',
       'block store': `${state.store.mode}${state.store.persisted ? ' (persistent)' : ''}`,
+      'offline visits': offlineFact(),
+      'server': serverFact(),
       'kernels': `${info.flavor} (${info.kernels}), ${useWorker ? 'in a Web Worker' : 'on the main thread'}`,
       'model': `${info.nLayers} layers, dim ${info.dim}, vocab ${info.vocabSize}`,
     };
@@ -302,9 +336,91 @@ function update() {
       dd.textContent = v;
       return [dt, dd];
     }));
-    if (state.store.warning) setStatus(state.store.warning, 'warn');
+    $('notice').textContent = state.store.warning ?? '';
+    $('notice').hidden = !state.store.warning;
   }
   drawCurve();
+}
+
+// ---- offline visits -----------------------------------------------------------------------
+
+/** How the server answered: Range requests (206) or, without Range support, one whole-file response. */
+function serverFact() {
+  const stats = engine.loader.stats;
+  if (state.offline.network === 'offline') return 'not reached (offline)';
+  return stats.fullGets > 0 ? `no Range support (HTTP 200): the whole file in ${stats.fullGets} response(s)` : 'Range requests (206)';
+}
+
+function offlineFact() {
+  const o = state.offline;
+  if (o.network === 'offline') return 'offline now: head and blocks from IndexedDB';
+  const page = o.sw === 'active' ? `page kept${o.swCached !== null ? ` (+${o.swCached} files)` : ''}` : `service worker: ${o.sw}`;
+  return `${o.headStored ? 'head kept' : 'head not kept yet'}, ${page}`;
+}
+
+/** Registers the service worker (sw.js), which keeps the page's files for offline visits. */
+async function registerServiceWorker() {
+  if (params.get('sw') === '0') return;
+  if (!navigator.serviceWorker) {
+    state.offline.sw = 'unsupported';
+    return;
+  }
+  state.offline.sw = 'registering';
+  try {
+    await navigator.serviceWorker.register('/demo/sw.js', { scope: '/' });
+    await navigator.serviceWorker.ready;
+    state.offline.sw = 'active';
+  } catch (err) {
+    state.offline.sw = `failed (${err.message})`;
+  }
+  update();
+}
+const swRegistered = registerServiceWorker();
+
+/** Asks the service worker to keep the files this page loaded before it took control (the model excluded). */
+async function keepPageFiles(modelUrl) {
+  await swRegistered;
+  if (state.offline.sw !== 'active' || state.offline.network === 'offline') return;
+  const urls = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name), ...(engine?.resources ?? [])]
+    .filter((u) => u.startsWith(location.origin) && u !== modelUrl);
+  const reg = await navigator.serviceWorker.ready;
+  navigator.serviceWorker.addEventListener('message', function done(e) {
+    if (e.data?.type !== 'cached') return;
+    navigator.serviceWorker.removeEventListener('message', done);
+    state.offline.swCached = e.data.n;
+    update();
+  });
+  reg.active.postMessage({ type: 'cache', urls: [...new Set(urls)] });
+}
+
+// ---- the model menu ---------------------------------------------------------------------------
+
+/** Fills the model menu from the server's list (absent: the menu stays hidden). */
+async function listModels() {
+  let list = [];
+  try {
+    const res = await fetch('/models/index.json');
+    if (res.ok) list = await res.json();
+  } catch {
+    return;
+  }
+  if (!list.length) return;
+  const menu = $('model-menu');
+  menu.replaceChildren(...list.map((m) => {
+    const o = document.createElement('option');
+    o.value = new URL(m.url, location.href).href;
+    o.textContent = `${m.name} · ${fmtBytes(m.bytes)}`;
+    return o;
+  }));
+  const cur = $('model-url').value;
+  if (![...menu.options].some((o) => o.value === cur)) {
+    const o = document.createElement('option');
+    o.value = cur;
+    o.textContent = `${cur.split('/').pop()} (this page's URL)`;
+    menu.prepend(o);
+  }
+  menu.value = cur;
+  menu.hidden = false;
 }
 
 // ---- chatting ---------------------------------------------------------------------------------
@@ -397,12 +513,17 @@ $('prompt').addEventListener('keydown', (e) => {
     $('chat-form').requestSubmit();
   }
 });
+$('model-menu').addEventListener('change', () => {
+  $('model-url').value = $('model-menu').value;
+  load($('model-url').value);
+});
 $('stop').addEventListener('click', () => generation?.abort());
 $('budget').addEventListener('input', () => update());
 $('budget').addEventListener('change', onBudgetChange);
 
 window.demo = { state, load, send, blockSource, get engine() { return engine; }, get store() { return store; } };
 
-$('model-url').value = params.get('model') ?? new URL('/models/stories260K.bstk', location.href).href;
+$('model-url').value = new URL(params.get('model') ?? '/models/stories260K.bstk', location.href).href;
+listModels();
 update();
 if (params.get('autoload') !== '0') load(new URL($('model-url').value, location.href).href);

@@ -3,6 +3,8 @@
 // repository, and .bstk files under /models/ (Range requests answered with
 // 206, as CDNs do). Every response carries COOP/COEP/CORP headers, so the
 // page is cross-origin isolated (SharedArrayBuffer for threaded builds).
+// /models/index.json lists the models ({name, url, bytes}) for the page's
+// model menu; /demo/sw.js (the service worker) may control the whole origin.
 //
 //   node demo/serve.mjs [--port N] [--seconds S] [--check] NAME=FILE.bstk ...
 //
@@ -12,7 +14,7 @@
 // end-to-end tests import startNginx() and use `rate` (nginx limit_rate on
 // /slow/, the same files) to make a download last long enough to watch.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,17 +33,23 @@ async function freePort() {
 
 /**
  * Starts nginx. Returns {url, port, dir, log() (access-log lines: "METHOD URI "RANGE" STATUS BYTES"), stop()}.
- * @param {{models?: Record<string, string>, port?: number, rate?: string}} [opts]
+ * @param {{models?: Record<string, string>, port?: number, rate?: string, noRange?: boolean}} [opts]
  *   models: name -> .bstk path, served as /models/NAME.bstk; port: default a free one;
  *   rate: when given, the same files are also served under /slow/ at this nginx limit_rate per request
- *   (e.g. "100k"), so one server shows both a fast and a slow network
+ *   (e.g. "100k"), so one server shows both a fast and a slow network;
+ *   noRange: the same files also under /norange/, where nginx ignores Range (max_ranges 0: 200, whole file)
  */
-export async function startNginx({ models = {}, port, rate } = {}) {
+export async function startNginx({ models = {}, port, rate, noRange = false } = {}) {
   if (!NGINX) throw new Error('nginx is not installed (apt-get install nginx)');
   const dir = mkdtempSync(join(tmpdir(), 'bitstack-demo-'));
   const www = join(dir, 'models');
   mkdirSync(www);
-  for (const [name, path] of Object.entries(models)) symlinkSync(resolve(path), join(www, `${name}.bstk`));
+  const list = [];
+  for (const [name, path] of Object.entries(models)) {
+    symlinkSync(resolve(path), join(www, `${name}.bstk`));
+    list.push({ name, url: `/models/${name}.bstk`, bytes: statSync(path).size });
+  }
+  writeFileSync(join(www, 'index.json'), JSON.stringify(list));
   chmodSync(dir, 0o755);
   chmodSync(www, 0o755);
   port ??= await freePort();
@@ -74,12 +82,17 @@ http {
     add_header Cross-Origin-Resource-Policy same-origin always;
     location = / { return 302 /demo/; }
     location /demo/ { }
+    location = /demo/sw.js { add_header Service-Worker-Allowed / always;
+      add_header Cross-Origin-Opener-Policy same-origin always;
+      add_header Cross-Origin-Embedder-Policy require-corp always;
+      add_header Cross-Origin-Resource-Policy same-origin always; }
     location /web/ { }
     location /js/src/ { }
     location /js/dist/ { }
     location /js/node_modules/@huggingface/ { }
     location /models/ { root ${dir}; }
     ${rate ? `location /slow/ { alias ${www}/; limit_rate ${rate}; }` : ''}
+    ${noRange ? `location /norange/ { alias ${www}/; max_ranges 0; }` : ''}
     location / { return 404; }
   }
 }
@@ -129,9 +142,15 @@ async function main(argv) {
   if (check) {
     const page = await fetch(`${nginx.url}/demo/`);
     const range = first ? await fetch(`${nginx.url}/models/${first}.bstk`, { headers: { Range: 'bytes=0-95' } }) : null;
-    const ok = page.status === 200 && page.headers.get('cross-origin-embedder-policy') === 'require-corp' && (!range || range.status === 206);
-    console.log(`check: page ${page.status}, COEP ${page.headers.get('cross-origin-embedder-policy')}` +
-      `${range ? `, model Range ${range.status} (${(await range.arrayBuffer()).byteLength} bytes)` : ''}: ${ok ? 'ok' : 'FAILED'}`);
+    const sw = await fetch(`${nginx.url}/demo/sw.js`);
+    const list = await (await fetch(`${nginx.url}/models/index.json`)).json();
+    const ok = page.status === 200 && page.headers.get('cross-origin-embedder-policy') === 'require-corp' &&
+      page.headers.get('cross-origin-opener-policy') === 'same-origin' && (!range || range.status === 206) &&
+      sw.status === 200 && sw.headers.get('service-worker-allowed') === '/' && list.length === Object.keys(models).length;
+    console.log(`check: page ${page.status}, COOP ${page.headers.get('cross-origin-opener-policy')}, ` +
+      `COEP ${page.headers.get('cross-origin-embedder-policy')}` +
+      `${range ? `, model Range ${range.status} (${(await range.arrayBuffer()).byteLength} bytes)` : ''}, ` +
+      `service worker ${sw.status}, models listed: ${list.map((m) => m.name).join(', ')}: ${ok ? 'ok' : 'FAILED'}`);
     await stop(ok ? 0 : 1);
   }
   process.on('SIGINT', stop);

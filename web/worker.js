@@ -8,8 +8,9 @@
 import { Engine } from '../js/src/engine.js';
 import { browserBudget } from './budget.js';
 import { IdbStore } from './idb_store.js';
+import { OfflineTransport } from './offline.js';
 
-let engine = null, store = null, chat = null, budget = null;
+let engine = null, store = null, chat = null, budget = null, transport = null, offline = null;
 const net = { bytes: 0, requests: 0 };
 const aborts = new Map(); // request id -> AbortController
 
@@ -33,6 +34,7 @@ function snapshot() {
     stack: engine.stack(), info: engine.info(), targetBlocks: engine.targetBlocks, position: engine.position,
     loader: { size: l.size, available: l.available, storeKey: l.storeKey, stats: { ...l.stats } },
     store: store && { mode: store.mode, warning: store.warning, persisted: store.persisted },
+    offline: { ...offline, network: transport?.offline ? 'offline' : 'online' },
     net: { ...net }, budget, memoryBytes: engine.rt.x.memory.buffer.byteLength,
   };
 }
@@ -41,8 +43,14 @@ const errorOf = (err) => ({ name: err?.name ?? 'Error', code: err?.code, message
 
 const ops = {
   async open({ source, options }) {
-    store ??= await IdbStore.open();
-    engine = await Engine.open(source, {
+    if (!store) {
+      store = await IdbStore.open();
+      store.onwarning = () => postMessage({ type: 'snapshot', snapshot: snapshot() });
+    }
+    // the head kept in IndexedDB too, so a visit without network still opens the file (offline.js)
+    transport = new OfflineTransport(source, { store, fetch: countingFetch });
+    offline = { headStored: false, replaced: null };
+    engine = await Engine.open(transport, {
       progressive: options.progressive ?? true,
       store,
       flavor: options.flavor,
@@ -51,12 +59,18 @@ const ops = {
         budget = browserBudget(head, options.budgetPolicy ?? {});
         return budget.bytes;
       },
-      loader: { ...options.loader, fetch: countingFetch },
+      loader: options.loader,
       onProgress: (p) => postMessage({ type: 'progress', progress: p, snapshot: engine ? snapshot() : null }),
     });
+    transport.commit(engine.loader.storeKey).then(({ replaced }) => {
+      Object.assign(offline, { headStored: !transport.offline, replaced });
+      postMessage({ type: 'snapshot', snapshot: snapshot() });
+    }, (err) => (offline.error = err.message));
     engine.ready.then(() => postMessage({ type: 'ready', snapshot: snapshot() }),
       (err) => postMessage({ type: 'ready-error', error: errorOf(err), snapshot: snapshot() }));
-    return { head: engine.head, snapshot: snapshot() };
+    // what the worker fetched itself (its modules, the wasm): the page asks the service worker to keep them
+    const resources = performance.getEntriesByType('resource').map((e) => e.name);
+    return { head: engine.head, snapshot: snapshot(), resources };
   },
   async resize({ budget: b }) {
     await engine.resize(b);

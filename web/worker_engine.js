@@ -44,8 +44,9 @@ export class WorkerEngine {
     const e = new WorkerEngine(worker, options.onProgress ?? null);
     const { onProgress, workerUrl, ...rest } = options; // eslint-disable-line no-unused-vars
     try {
-      const { head, snapshot } = await e.#call({ op: 'open', source: String(source), options: rest });
+      const { head, snapshot, resources } = await e.#call({ op: 'open', source: String(source), options: rest });
       e.head = head;
+      e.resources = resources;
       e.#take(snapshot);
     } catch (err) {
       worker.terminate();
@@ -58,6 +59,8 @@ export class WorkerEngine {
     this.worker = worker;
     this.onProgress = onProgress;
     this.head = null;
+    /** URLs the worker fetched while opening (its modules, the wasm). */
+    this.resources = [];
     this.snap = null;
     this.closed = false;
     this.nextId = 1;
@@ -117,6 +120,9 @@ export class WorkerEngine {
   get loader() { return this.snap.loader; }
   get targetBlocks() { return this.snap.targetBlocks; }
   get position() { return this.snap.position; }
+  /** Offline facts (web/offline.js): {network: 'online'|'offline', headStored, replaced}. */
+  get offline() { return this.snap.offline; }
+
   /** Bytes the worker received over the network, requests made. */
   get net() { return this.snap.net; }
   /** The budget the worker chose ({bytes, source, deviceGiB, sessionBytes}). */

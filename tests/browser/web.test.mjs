@@ -1,13 +1,19 @@
 // web/ in Node, without a browser: IdbStore over fake-indexeddb (round
 // trip, a damaged record reads as missing, a quota error falls back to
-// memory and says so, delete) and browserBudget's formula.
+// memory and says so, delete, heads, a blocked upgrade, versionchange),
+// OfflineTransport over a fake fetch (the head kept and replayed offline,
+// HTTP errors not mistaken for offline) and browserBudget's formula.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import { sessionBytes } from '../../js/src/budget.js';
-import { browserBudget, IdbStore } from '../../web/index.js';
+import { RangeLoader } from '../../js/src/loader.js';
+import { browserBudget, IdbStore, OfflineTransport } from '../../web/index.js';
+import { nativeMissing } from '../../js/test/helpers.mjs';
+import { fixtures } from './helpers.mjs';
 
 globalThis.IDBKeyRange ??= IDBKeyRange; // a browser global the store uses for ranges
 
@@ -83,6 +89,116 @@ describe('IdbStore', () => {
     };
     await assert.rejects(s.put(KEY, 0, bytes(3, 8)), { name: 'InvalidStateError' });
     assert.equal(s.mode, 'indexeddb');
+  });
+});
+
+describe('IdbStore heads and other tabs', () => {
+  it('keeps one head per URL and checks it', async () => {
+    const s = await IdbStore.open({ indexedDB: new IDBFactory() });
+    const h = { url: 'http://h/m.bstk', etag: '"e"', lastModified: null, total: 100, bytes: bytes(40, 1), fileKey: KEY };
+    await s.putHead(h);
+    assert.deepEqual(await s.getHead(h.url), h);
+    await s.putHead({ ...h, etag: '"f"', bytes: bytes(50, 2) });
+    assert.equal((await s.getHead(h.url)).etag, '"f"');
+    assert.equal(await s.getHead('http://h/other.bstk'), null);
+  });
+
+  it('an older version held open elsewhere: open() gives up after blockedMs and works in memory', async () => {
+    const factory = new IDBFactory();
+    const old = await new Promise((resolve) => {
+      const r = factory.open('bitstack-blocks', 1);
+      r.onupgradeneeded = () => r.result.createObjectStore('units', { keyPath: ['fileKey', 'unit'] });
+      r.onsuccess = () => resolve(r.result); // never closed on versionchange
+    });
+    const t0 = Date.now();
+    const s = await IdbStore.open({ indexedDB: factory, blockedMs: 200 });
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(s.mode, 'memory');
+    assert.match(s.warning, /blocked: another tab keeps an older version/);
+    await s.put(KEY, 0, bytes(3, 1));
+    assert.deepEqual(await s.get(KEY, 0), bytes(3, 1));
+    old.close();
+  });
+
+  it('lets a newer version in (versionchange) and goes on in memory', async () => {
+    const factory = new IDBFactory();
+    const s = await IdbStore.open({ indexedDB: factory });
+    let warned = 0;
+    s.onwarning = () => warned++;
+    const version = await new Promise((resolve, reject) => {
+      const r = factory.open('bitstack-blocks', 9);
+      r.onblocked = () => reject(new Error('blocked'));
+      r.onsuccess = () => resolve(r.result.version);
+    });
+    assert.equal(version, 9);
+    assert.equal(s.mode, 'memory');
+    assert.equal(warned, 1);
+    assert.match(s.warning, /newer version/);
+  });
+});
+
+/** A fetch over a file's bytes (Range honoured) that can be switched off like a network. */
+function fakeNetwork(file, etag) {
+  const net = { up: true, requests: 0 };
+  net.fetch = async (url, init) => {
+    net.requests++;
+    if (!net.up) throw new TypeError('Failed to fetch');
+    if (url.endsWith('/missing.bstk')) return new Response('no', { status: 404 });
+    const [, a, b] = /bytes=(\d+)-(\d+)/.exec(init.headers.Range);
+    const end = Math.min(Number(b) + 1, file.length);
+    return new Response(file.slice(Number(a), end), { status: 206,
+      headers: { 'content-range': `bytes ${a}-${end - 1}/${file.length}`, etag } });
+  };
+  return net;
+}
+
+describe('OfflineTransport', { skip: nativeMissing() }, () => {
+  const file = nativeMissing() ? null : new Uint8Array(readFileSync(fixtures().planes));
+  const URL_ = 'http://h/m.bstk';
+
+  it('keeps the head online and replays it offline: same file key, blocks from the store, no request', async () => {
+    const store = await IdbStore.open({ indexedDB: new IDBFactory() });
+    const net = fakeNetwork(file, '"v1"');
+    const t = new OfflineTransport(URL_, { store, fetch: net.fetch });
+    const online = new RangeLoader(t, { store });
+    for await (const _ of online.units(-1, 3)); // eslint-disable-line no-unused-vars
+    assert.deepEqual(await t.commit(online.storeKey), { replaced: null });
+    net.up = false;
+    const n = net.requests;
+    const t2 = new OfflineTransport(URL_, { store, fetch: net.fetch });
+    const offline = new RangeLoader(t2, { store });
+    const got = [];
+    for await (const u of offline.units(-1, 3)) got.push(u.cached);
+    assert.equal(t2.offline, true);
+    assert.equal(offline.storeKey, online.storeKey);
+    assert.deepEqual(got, [true, true, true, true]);
+    assert.equal(net.requests, n + 1); // the one failed attempt that found the network down
+    // a block never stored: a clear, permanent error
+    await assert.rejects(async () => { for await (const _ of offline.units(3, 4)); }, /offline, and bytes .* never stored/); // eslint-disable-line no-unused-vars
+  });
+
+  it('a new version online replaces the kept head and drops the old blocks', async () => {
+    const store = await IdbStore.open({ indexedDB: new IDBFactory() });
+    const first = new RangeLoader(new OfflineTransport(URL_, { store, fetch: fakeNetwork(file, '"v1"').fetch }), { store });
+    for await (const _ of first.units(-1, 2)); // eslint-disable-line no-unused-vars
+    await first.transport.commit(first.storeKey);
+    const second = new RangeLoader(new OfflineTransport(URL_, { store, fetch: fakeNetwork(file, '"v2"').fetch }), { store });
+    const cached = [];
+    for await (const u of second.units(-1, 2)) cached.push(u.cached);
+    assert.deepEqual(cached, [false, false, false]);
+    assert.deepEqual(await second.transport.commit(second.storeKey), { replaced: first.storeKey });
+    assert.deepEqual(await store.units(first.storeKey), []);
+    assert.equal((await store.getHead(URL_)).etag, '"v2"');
+  });
+
+  it('an HTTP error is not taken for offline; offline with nothing kept says so', async () => {
+    const store = await IdbStore.open({ indexedDB: new IDBFactory() });
+    const net = fakeNetwork(file, '"v1"');
+    await assert.rejects(new RangeLoader(new OfflineTransport('http://h/missing.bstk', { store, fetch: net.fetch }), { retries: 0 }).openHead(),
+      /HTTP 404/);
+    net.up = false;
+    await assert.rejects(new RangeLoader(new OfflineTransport(URL_, { store, fetch: net.fetch }), { retries: 0 }).openHead(),
+      /cannot be reached .*not kept the file/);
   });
 });
 
