@@ -11,6 +11,7 @@
  * interleaves independent pairs: it never changes any pair's order.
  */
 #include "kernels.h"
+#include "kernels_q8.h"
 
 #include "half.h"
 #include "linear.h"
@@ -271,6 +272,112 @@ static void matmul_planes(const bs_linear *l, const float *x, float *y, int n_to
     by_rows(l, planes_row, x, y, n_tok, r0, r1, scratch);
 }
 
+/* ---- bit planes, fast mode (int8 activations; kernels_q8.h) ------------- */
+
+/* Eight int32 vectors to the vector of their eight lane sums (integers:
+   any order gives the same sums). */
+BS_INLINE __m256i hsum8x8(const __m256i v[8]) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* sum q_j xq_j of one block of 32 as 8 int32 lanes: u8 x s8 pairs in int16
+   (q < 128, |xq| <= 127: no saturation), then pairs of those in int32. */
+BS_INLINE __m256i block_dot(const uint8_t *lo, const uint8_t *hi, const int8_t *xq, int two) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i x = _mm256_loadu_si256((const __m256i *)xq);
+    __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)lo), x), ones);
+    if (two) {
+        __m256i h = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)hi), x), ones);
+        v = _mm256_add_epi32(v, _mm256_slli_epi32(h, 7));
+    }
+    return v;
+}
+
+/* One token against one row's q: the blocks' integer sums eight at a
+   time, e and f as vectors, their canonical dot in one accumulator (lane
+   k takes blocks b = k mod 8, as dot_f32), the remaining blocks in order. */
+BS_INLINE float q8_row_dot(const uint8_t *qlo, const uint8_t *qhi, const float *cb, const int8_t *xq,
+                           const float *d, const int32_t *s, int nb, int32_t offset, int two) {
+    const __m256i voff = _mm256_set1_epi32(offset);
+    __m256 acc = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i v[8];
+        for (int k = 0; k < 8; k++) {
+            int j = (b + k) * BS_Q8_BLOCK;
+            v[k] = block_dot(qlo + j, qhi + j, xq + j, two);
+        }
+        __m256i isum = hsum8x8(v);
+        __m256i e = _mm256_add_epi32(_mm256_add_epi32(isum, isum),
+                                     _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(s + b))));
+        __m256 f = _mm256_mul_ps(_mm256_loadu_ps(cb + b), _mm256_loadu_ps(d + b));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(e), f));
+    }
+    float sum = hsum_canon(acc);
+    for (; b < nb; b++) {
+        int j = b * BS_Q8_BLOCK;
+        __m256i v = block_dot(qlo + j, qhi + j, xq + j, two);
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        int32_t isum = _mm_cvtsi128_si32(h);
+        sum += (float)(2 * isum + offset * s[b]) * (cb[b] * d[b]);
+    }
+    return sum;
+}
+
+/* bs_q8_block_scales with F16C: the row's binary16 scales 8 at a time,
+   each repeated for the group's blocks (exact conversions: same floats). */
+static void q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
+    int nb = l->cols / BS_Q8_BLOCK, per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
+    const uint16_t *sc = l->scales + (int64_t)r * gpr;
+    int ng = (nb + per - 1) / per; /* groups holding whole blocks */
+    for (int g0 = 0; g0 < ng; g0 += 8) {
+        uint16_t h[8] = {0};
+        memcpy(h, sc + g0, (size_t)BS_MIN(8, ng - g0) * sizeof *h); /* never past the row's scales */
+        float c[8];
+        _mm256_storeu_ps(c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)));
+        for (int k = 0; k < 8 && g0 + k < ng; k++)
+            for (int b = (g0 + k) * per; b < BS_MIN(nb, (g0 + k + 1) * per); b++) cb[b] = c[k];
+    }
+}
+
+/* kernels_q8.h's rows function: per row, q of every whole block into qrow
+   (32 columns a step, planes combined in byte lanes: the low 7 planes,
+   and the high n - 7 when n > 7), the block scales after it, then every
+   token against it from L1. */
+static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
+                    uint8_t *qrow) {
+    int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
+    int n_hi = n > 7 ? n - 7 : 0, two = n_hi > 0;
+    int32_t offset = 1 - (1 << n);
+    float inv = 1.0f;
+    for (int i = 1; i < n; i++) inv *= 0.5f;
+    uint8_t *qlo = qrow, *qhi = qrow + stride;
+    float *cb = (float *)(qrow + 2 * stride);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p[MAX_PLANES];
+        for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
+        for (int j = 0; j < stride; j += BS_Q8_BLOCK) {
+            _mm256_storeu_si256((__m256i *)(qlo + j), planes_q32(p + n_hi, n - n_hi, j >> 3));
+            if (two) _mm256_storeu_si256((__m256i *)(qhi + j), planes_q32(p, n_hi, j >> 3));
+        }
+        q8_block_scales(l, r, cb);
+        for (int t = 0; t < n_tok; t++) {
+            float acc = q8_row_dot(qlo, qhi, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb, offset, two);
+            y[(int64_t)t * l->rows + r] = bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, acc * inv);
+        }
+    }
+}
+
+static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                               float *scratch) {
+    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    else matmul_planes(l, x, y, n_tok, r0, r1, scratch);
+}
+
 /* ---- AVD (sign x low rank) --------------------------------------------- */
 
 /* One packed sign row to +-1.0f (bit 1 = +1, MSB first), 8 columns a step. */
@@ -391,6 +498,7 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
 }
 
 static const bs_kernels avx2_kernels = {
-    "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes}};
+    "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes},
+    {matmul_f32, matmul_f16, matmul_avd, matmul_planes_fast}};
 
 const bs_kernels *bs_kernels_avx2(void) { return &avx2_kernels; }

@@ -22,6 +22,7 @@
 #ifdef __wasm_simd128__
 
 #include "kernels.h"
+#include "kernels_q8.h"
 
 #include "half.h"
 #include "linear.h"
@@ -315,8 +316,15 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
+static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                               float *scratch) {
+    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
+    else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
+}
+
 static const bs_kernels simd128_kernels = {
-    "simd128", dot_f32, {matmul_f32, matmul_by_rows, matmul_avd, matmul_by_rows}};
+    "simd128", dot_f32, {matmul_f32, matmul_by_rows, matmul_avd, matmul_by_rows},
+    {matmul_f32, matmul_by_rows, matmul_avd, matmul_planes_fast}};
 
 const bs_kernels *bs_kernels_simd128(void) { return &simd128_kernels; }
 

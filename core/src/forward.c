@@ -26,15 +26,15 @@ typedef struct lin_job {
 static void lin_task(void *ctx, int task, int thread) {
     const lin_job *j = ctx;
     int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
-    bs_linear_matmul_rows(j->s->k, j->l, j->x, j->y, j->n, r0, r1,
-                          j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
+    bs_linear_kernel(j->s->k, j->s->fast, j->l)(j->l, j->x, j->y, j->n, r0, r1,
+                                                j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
 }
 
 /* y (n, rows) = x (n, cols) W^T */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
     int rows = l->rows, nt = s->n_threads;
     if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
-        bs_linear_matmul(s->k, l, x, y, n, s->lin_scratch);
+        bs_linear_kernel(s->k, s->fast, l)(l, x, y, n, 0, rows, s->lin_scratch);
         return;
     }
     int chunk = bs_linear_split(rows, nt);

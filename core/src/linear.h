@@ -5,6 +5,10 @@
 #include "kernels.h"
 #include "model.h"
 
+/* The kernel for l in exact (fast = 0) or fast mode (kernels.h). */
+static inline bs_linear_fn bs_linear_kernel(const bs_kernels *k, int fast, const bs_linear *l) {
+    return (fast ? k->fast : k->matmul)[l->kind];
+}
 /* Floats of scratch bs_linear_matmul needs for l. */
 size_t bs_linear_scratch(const bs_linear *l);
 /* y (n_tok, rows) = x (n_tok, cols) W^T. */
