@@ -282,15 +282,26 @@ BS_INLINE __m256i hsum8x8(const __m256i v[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
+/* q of the 32 columns from column j of a row: its low 7 planes' bits and
+   the high n_hi planes' (two), either built from the planes p (direct)
+   or loaded from a row built earlier (qlo, qhi). */
+typedef struct q8_src {
+    const uint8_t *const *p;
+    int n, n_hi, direct;
+    const uint8_t *qlo, *qhi;
+} q8_src;
+
 /* sum q_j xq_j of one block of 32 as 8 int32 lanes: u8 x s8 pairs in int16
    (q < 128, |xq| <= 127: no saturation), then pairs of those in int32. */
-BS_INLINE __m256i block_dot(const uint8_t *lo, const uint8_t *hi, const int8_t *xq, int two) {
+BS_INLINE __m256i block_dot(const q8_src *q, int j, const int8_t *xq, int two) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i x = _mm256_loadu_si256((const __m256i *)xq);
-    __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)lo), x), ones);
+    __m256i x = _mm256_loadu_si256((const __m256i *)(xq + j));
+    __m256i lo = q->direct ? planes_q32(q->p + q->n_hi, q->n - q->n_hi, j >> 3)
+                           : _mm256_loadu_si256((const __m256i *)(q->qlo + j));
+    __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), ones);
     if (two) {
-        __m256i h = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)hi), x), ones);
-        v = _mm256_add_epi32(v, _mm256_slli_epi32(h, 7));
+        __m256i hi = q->direct ? planes_q32(q->p, q->n_hi, j >> 3) : _mm256_loadu_si256((const __m256i *)(q->qhi + j));
+        v = _mm256_add_epi32(v, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), ones), 7));
     }
     return v;
 }
@@ -298,17 +309,14 @@ BS_INLINE __m256i block_dot(const uint8_t *lo, const uint8_t *hi, const int8_t *
 /* One token against one row's q: the blocks' integer sums eight at a
    time, e and f as vectors, their canonical dot in one accumulator (lane
    k takes blocks b = k mod 8, as dot_f32), the remaining blocks in order. */
-BS_INLINE float q8_row_dot(const uint8_t *qlo, const uint8_t *qhi, const float *cb, const int8_t *xq,
-                           const float *d, const int32_t *s, int nb, int32_t offset, int two) {
+BS_INLINE float q8_row_dot(const q8_src *q, const float *cb, const int8_t *xq, const float *d,
+                           const int32_t *s, int nb, int32_t offset, int two) {
     const __m256i voff = _mm256_set1_epi32(offset);
     __m256 acc = _mm256_setzero_ps();
     int b = 0;
     for (; b + 8 <= nb; b += 8) {
         __m256i v[8];
-        for (int k = 0; k < 8; k++) {
-            int j = (b + k) * BS_Q8_BLOCK;
-            v[k] = block_dot(qlo + j, qhi + j, xq + j, two);
-        }
+        for (int k = 0; k < 8; k++) v[k] = block_dot(q, (b + k) * BS_Q8_BLOCK, xq, two);
         __m256i isum = hsum8x8(v);
         __m256i e = _mm256_add_epi32(_mm256_add_epi32(isum, isum),
                                      _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(s + b))));
@@ -317,8 +325,7 @@ BS_INLINE float q8_row_dot(const uint8_t *qlo, const uint8_t *qhi, const float *
     }
     float sum = hsum_canon(acc);
     for (; b < nb; b++) {
-        int j = b * BS_Q8_BLOCK;
-        __m256i v = block_dot(qlo + j, qhi + j, xq + j, two);
+        __m256i v = block_dot(q, b * BS_Q8_BLOCK, xq, two);
         __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
@@ -335,19 +342,31 @@ static void q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
     const uint16_t *sc = l->scales + (int64_t)r * gpr;
     int ng = (nb + per - 1) / per; /* groups holding whole blocks */
     for (int g0 = 0; g0 < ng; g0 += 8) {
-        uint16_t h[8] = {0};
-        memcpy(h, sc + g0, (size_t)BS_MIN(8, ng - g0) * sizeof *h); /* never past the row's scales */
+        __m128i h;
+        if (g0 + 8 <= gpr) {
+            h = _mm_loadu_si128((const __m128i *)(sc + g0));
+        } else { /* never read past the row's scales */
+            uint16_t t[8] = {0};
+            for (int k = 0; g0 + k < ng; k++) t[k] = sc[g0 + k];
+            h = _mm_loadu_si128((const __m128i *)t);
+        }
         float c[8];
-        _mm256_storeu_ps(c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)));
+        _mm256_storeu_ps(c, _mm256_cvtph_ps(h));
+        if (per == 2 && g0 + 8 <= ng && 2 * g0 + 16 <= nb) { /* the common group of 64 */
+            __m256 lo = _mm256_loadu_ps(c);
+            _mm256_storeu_ps(cb + 2 * g0, _mm256_permutevar8x32_ps(lo, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
+            _mm256_storeu_ps(cb + 2 * g0 + 8, _mm256_permutevar8x32_ps(lo, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
+            continue;
+        }
         for (int k = 0; k < 8 && g0 + k < ng; k++)
             for (int b = (g0 + k) * per; b < BS_MIN(nb, (g0 + k + 1) * per); b++) cb[b] = c[k];
     }
 }
 
-/* kernels_q8.h's rows function: per row, q of every whole block into qrow
-   (32 columns a step, planes combined in byte lanes: the low 7 planes,
-   and the high n - 7 when n > 7), the block scales after it, then every
-   token against it from L1. */
+/* kernels_q8.h's rows function. One token (decode): q is built in
+   registers block by block and used at once. Several: q of every whole
+   block into qrow first (32 columns a step, planes combined in byte
+   lanes), then every token against it from L1. */
 static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
                     uint8_t *qrow) {
     int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
@@ -357,17 +376,27 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
     for (int i = 1; i < n; i++) inv *= 0.5f;
     uint8_t *qlo = qrow, *qhi = qrow + stride;
     float *cb = (float *)(qrow + 2 * stride);
+    int tail = l->cols % BS_Q8_BLOCK != 0;
     for (int r = r0; r < r1; r++) {
         const uint8_t *p[MAX_PLANES];
         for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
+        q8_block_scales(l, r, cb);
+        q8_src direct = {p, n, n_hi, 1, NULL, NULL}, stored = {p, n, n_hi, 0, qlo, qhi};
+        if (n_tok == 1) {
+            float acc = two ? q8_row_dot(&direct, cb, a->q, a->d, a->s, nb, offset, 1)
+                            : q8_row_dot(&direct, cb, a->q, a->d, a->s, nb, offset, 0);
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc * inv) : acc * inv;
+            continue;
+        }
         for (int j = 0; j < stride; j += BS_Q8_BLOCK) {
             _mm256_storeu_si256((__m256i *)(qlo + j), planes_q32(p + n_hi, n - n_hi, j >> 3));
             if (two) _mm256_storeu_si256((__m256i *)(qhi + j), planes_q32(p, n_hi, j >> 3));
         }
-        q8_block_scales(l, r, cb);
         for (int t = 0; t < n_tok; t++) {
-            float acc = q8_row_dot(qlo, qhi, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb, offset, two);
-            y[(int64_t)t * l->rows + r] = bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, acc * inv);
+            float acc = two ? q8_row_dot(&stored, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb, offset, 1)
+                            : q8_row_dot(&stored, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb, offset, 0);
+            float yt = acc * inv;
+            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
         }
     }
 }

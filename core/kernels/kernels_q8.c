@@ -49,12 +49,17 @@ static void quantize(const float *x, int nb, int8_t *q, float *d, int32_t *s) {
     }
 }
 
+size_t bs_q8_scratch(int32_t cols) {
+    size_t nb = (size_t)cols / BS_Q8_BLOCK, stride = nb * BS_Q8_BLOCK;
+    /* per token: stride int8 + d and s; then qrow: 2 * stride + 3 * nb floats */
+    size_t bytes = BS_Q8_TOK * (stride + 8 * nb) + 2 * stride + 12 * nb;
+    return (bytes + 3) / 4;
+}
+
 void bs_q8_planes_matmul(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                          float *scratch, bs_q8_rows_fn rows) {
     int cols = l->cols, nb = cols / BS_Q8_BLOCK, stride = nb * BS_Q8_BLOCK;
-    /* scratch: BS_Q8_TOK * (stride bytes + 2 * nb * 4) + qrow (2 * stride
-       + 12 * nb bytes) <= 3.2 * cols floats of the 4 * cols that
-       bs_linear_scratch gives */
+    /* scratch: see bs_q8_scratch */
     float *d = scratch;
     int32_t *s = (int32_t *)(d + BS_Q8_TOK * nb);
     int8_t *q = (int8_t *)(s + BS_Q8_TOK * nb);

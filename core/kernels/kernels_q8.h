@@ -32,13 +32,15 @@
 
 #include "kernels.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bs_linear;
 
 #define BS_Q8_BLOCK 32
-/* Tokens quantized at once (their int8 rows fit the kernel scratch). */
-#define BS_Q8_TOK 8
+/* Tokens quantized at once (a batch's rows of W are rebuilt once per this
+   many tokens; bs_q8_scratch sizes the scratch for them). */
+#define BS_Q8_TOK 64
 /* q splits into a high part of n - 7 planes and a low part of 7 (so each
    fits a u8 x s8 pair sum in int16 without saturating): at most 14. */
 #define BS_Q8_MAX_PLANES 14
@@ -59,10 +61,12 @@ typedef struct bs_q8_act {
 typedef void (*bs_q8_rows_fn)(const struct bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
                               int r0, int r1, uint8_t *qrow);
 
+/* Floats of scratch bs_q8_planes_matmul needs for cols columns. */
+size_t bs_q8_scratch(int32_t cols);
 /* Whether fast mode takes the int8 path for l. */
 int bs_q8_planes_ok(const struct bs_linear *l);
 /* The driver every variant shares: quantizes BS_Q8_TOK tokens at a time
-   into scratch (bs_linear_scratch floats) and calls rows. */
+   into scratch (bs_q8_scratch floats) and calls rows. */
 void bs_q8_planes_matmul(const struct bs_linear *l, const float *x, float *y, int n_tok, int r0,
                          int r1, float *scratch, bs_q8_rows_fn rows);
 /* The reference rows function (scalar). */

@@ -316,9 +316,78 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
+/* ---- bit planes, fast mode (int8 activations; kernels_q8.h) ------------------- */
+
+/* q of 8 columns (one byte of each plane) in i16 lanes, q = 2q + bit per
+   plane (n <= 14: q fits). */
+static inline v128_t planes_q8cols(const uint8_t *const *p, int n, int m) {
+    v128_t q = wasm_i16x8_splat(0);
+    for (int i = 0; i < n; i++) q = wasm_i16x8_add(wasm_i16x8_add(q, q), wasm_v128_load(bits_i16[p[i][m]]));
+    return q;
+}
+
+/* sum q_j xq_j over one block of 32: i16 q times i16-widened xq, pairs
+   summed in i32 lanes (exact), then the four lanes. direct: q from the
+   planes, else from a row of i16 q built earlier. */
+static inline int32_t block_isum(const uint8_t *const *p, int n, const int16_t *qrow, int direct, int j,
+                                 const int8_t *xq) {
+    v128_t acc = wasm_i32x4_splat(0);
+    for (int k = 0; k < BS_Q8_BLOCK; k += 8) {
+        v128_t q = direct ? planes_q8cols(p, n, (j + k) >> 3) : wasm_v128_load(qrow + j + k);
+        acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xq + j + k)));
+    }
+    acc = wasm_i32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 2, 3, 0, 1));
+    return wasm_i32x4_extract_lane(acc, 0) + wasm_i32x4_extract_lane(acc, 1);
+}
+
+/* One token against one row: e_b and f_b of every block, then their
+   canonical dot (dot_f32: the reference's bs_dot_f32_ref, bit for bit). */
+static inline float q8_row_dot(const uint8_t *const *p, int n, const int16_t *qrow, int direct,
+                               const float *cb, const int8_t *xq, const float *d, const int32_t *s, int nb,
+                               int32_t offset, float *e, float *f) {
+    for (int b = 0; b < nb; b++) {
+        int32_t isum = block_isum(p, n, qrow, direct, b * BS_Q8_BLOCK, xq);
+        e[b] = (float)(2 * isum + offset * s[b]);
+        f[b] = cb[b] * d[b];
+    }
+    return dot_f32(e, f, nb);
+}
+
+/* kernels_q8.h's rows function: one token builds q in registers as it
+   goes; several build the row's i16 q into qrow once (2 * stride bytes). */
+static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
+                    uint8_t *qrow) {
+    int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
+    int per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
+    int32_t offset = 1 - (1 << n);
+    float inv = 1.0f;
+    for (int i = 1; i < n; i++) inv *= 0.5f;
+    int16_t *q16 = (int16_t *)qrow;
+    float *cb = (float *)(qrow + 2 * stride), *e = cb + nb, *f = e + nb;
+    int tail = l->cols % BS_Q8_BLOCK != 0;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p[BS_Q8_MAX_PLANES];
+        for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
+        const uint16_t *sc = l->scales + (int64_t)r * gpr;
+        for (int b = 0; b < nb; b += per) { /* one conversion per group */
+            float c = bs_f16_to_f32(sc[b / per]);
+            for (int k = b; k < b + per && k < nb; k++) cb[k] = c;
+        }
+        int direct = n_tok == 1;
+        if (!direct)
+            for (int j = 0; j < stride; j += 8) wasm_v128_store(q16 + j, planes_q8cols(p, n, j >> 3));
+        for (int t = 0; t < n_tok; t++) {
+            float acc = q8_row_dot(p, n, q16, direct, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb,
+                                   offset, e, f);
+            float yt = acc * inv;
+            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
+        }
+    }
+}
+
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
+    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 
