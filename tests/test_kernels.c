@@ -14,6 +14,7 @@
  * mixed signs (no NaN or infinity: only finite results have a unique bit
  * pattern); binary16 inputs take every finite bit pattern.
  */
+#include "baseline.h"
 #include "half.h"
 #include "kernels.h"
 #include "linear.h"
@@ -230,10 +231,11 @@ static void test_planes(void) {
                     }
 }
 
-/* Fast mode against exact mode on bit planes: the int8 rounding of x
-   moves each product by at most |w_j| * d_b / 2 (d_b = the block's amax /
-   127), so |fast - exact| <= sum_j |w_j| amax_b / 254 (plus f32 rounding);
-   and fast mode must really differ somewhere (it took the int8 path). */
+/* Fast mode against exact mode on bit planes: the two-digit rounding of x
+   moves each product by at most |w_j| * d_b / 512 (d_b = the block's amax
+   / 127), so |fast - exact| <= sum_j |w_j| amax_b / 65024 (plus f32
+   rounding); and fast mode must really differ somewhere (it took the
+   int8 path). */
 static void test_planes_fast_bound(void) {
     uint64_t seed = 7;
     const int cols = 577, rows = 17;
@@ -256,7 +258,7 @@ static void test_planes_fast_bound(void) {
                 for (int b = 0; b < cols / 32; b++) {
                     float amax = 0;
                     for (int j = 32 * b; j < 32 * b + 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
-                    for (int j = 32 * b; j < 32 * b + 32; j++) bound += fabs(w[j]) * amax / 254.0;
+                    for (int j = 32 * b; j < 32 * b + 32; j++) bound += fabs(w[j]) * amax / 65024.0;
                 }
                 for (int j = 0; j < cols; j++) mag += fabs(w[j] * x[j]);
                 double err = fabs((double)yf[r] - ye[r]);
@@ -271,6 +273,40 @@ static void test_planes_fast_bound(void) {
     CHECK_MSG(differs, "fast mode never differed from exact: the int8 path did not run");
     free(x);
     free(w);
+}
+
+/* The bench's q8 / q4 baselines: the AVX2 matvec against the scalar one
+   (same integer sums; float sums in another order, so a tolerance), and
+   both against the f32 product of the dequantized weights. */
+static void test_baselines(void) {
+    uint64_t seed = 11;
+    const int rows = 37, cols = 576, nb = cols / 32;
+    float *w = malloc((size_t)rows * cols * sizeof *w), *x = malloc(cols * sizeof *x);
+    fill(w, (size_t)rows * cols, 0, &seed);
+    fill(x, cols, 0, &seed);
+    int8_t xq[576];
+    float xd[18], y_ref[37], y_best[37];
+    int32_t xs[18];
+    bs_q8_quantize(x, nb, xq, NULL, xd, xs, NULL);
+    for (int bits = 4; bits <= 8; bits += 4) {
+        bs_qmat m;
+        CHECK(bs_qmat_init(&m, w, rows, cols, bits) == 0);
+        bs_qmat_matvec_ref(&m, xq, xd, xs, y_ref, 0, rows);
+        bs_qmat_matvec(&m, xq, xd, xs, y_best, 0, rows);
+        for (int r = 0; r < rows; r++) {
+            double exact = 0, mag = 0;
+            for (int j = 0; j < cols; j++) exact += (double)w[r * cols + j] * x[j], mag += fabs(w[r * cols + j] * x[j]);
+            CHECK_MSG(fabs(y_best[r] - y_ref[r]) <= 1e-5 * mag, "q%d row %d: %g vs %g", bits, r, y_best[r], y_ref[r]);
+            /* rounding to 4 bits moves each weight by up to amax / 14 */
+            CHECK_MSG(fabs(y_ref[r] - exact) <= (bits == 8 ? 0.02 : 0.2) * mag, "q%d row %d far from f32", bits, r);
+        }
+        CHECK(bs_qmat_bytes(&m) == (int64_t)rows * nb * (bits == 8 ? 34 : 18));
+        bs_qmat_free(&m);
+    }
+    bs_qmat bad;
+    CHECK(bs_qmat_init(&bad, w, 1, 33, 8) == -1);
+    free(w);
+    free(x);
 }
 
 /* An AVD map of n_blocks blocks of the given rank, random signs and
@@ -526,6 +562,7 @@ int main(int argc, char **argv) {
     RUN(test_planes);
     RUN(test_planes_fast_bound);
     RUN(test_avd);
+    RUN(test_baselines);
     RUN(test_pool);
     return test_summary();
 }

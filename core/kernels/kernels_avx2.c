@@ -12,12 +12,14 @@
  */
 #include "kernels.h"
 #include "kernels_q8.h"
+#include "baseline.h"
 
 #include "half.h"
 #include "linear.h"
 
 #include <immintrin.h>
 #include <string.h>
+#include <time.h>
 
 /* The blocks below are written with constant R and T and must be inlined
    into their callers so that acc[][] lives in registers. */
@@ -291,46 +293,60 @@ typedef struct q8_src {
     const uint8_t *qlo, *qhi;
 } q8_src;
 
-/* sum q_j xq_j of one block of 32 as 8 int32 lanes: u8 x s8 pairs in int16
-   (q < 128, |xq| <= 127: no saturation), then pairs of those in int32. */
-BS_INLINE __m256i block_dot(const q8_src *q, int j, const int8_t *xq, int two) {
+/* sum q_j x_j of one block of 32 for both digits of x (xh, xl), as 8
+   int32 lanes each: u8 x s8 pairs in int16 (q's parts < 128, |x| <= 127:
+   no saturation), then pairs of those in int32; q's high part (two) is
+   worth 128. */
+BS_INLINE void block_dot(const q8_src *q, int j, const int8_t *xh, const int8_t *xl, int two, __m256i *vh,
+                         __m256i *vl) {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i x = _mm256_loadu_si256((const __m256i *)(xq + j));
+    __m256i h = _mm256_loadu_si256((const __m256i *)(xh + j)), l = _mm256_loadu_si256((const __m256i *)(xl + j));
     __m256i lo = q->direct ? planes_q32(q->p + q->n_hi, q->n - q->n_hi, j >> 3)
                            : _mm256_loadu_si256((const __m256i *)(q->qlo + j));
-    __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x), ones);
+    *vh = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, h), ones);
+    *vl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, l), ones);
     if (two) {
         __m256i hi = q->direct ? planes_q32(q->p, q->n_hi, j >> 3) : _mm256_loadu_si256((const __m256i *)(q->qhi + j));
-        v = _mm256_add_epi32(v, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, x), ones), 7));
+        *vh = _mm256_add_epi32(*vh, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, h), ones), 7));
+        *vl = _mm256_add_epi32(*vl, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, l), ones), 7));
     }
-    return v;
+}
+
+BS_INLINE int32_t hsum8(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
 }
 
 /* One token against one row's q: the blocks' integer sums eight at a
    time, e and f as vectors, their canonical dot in one accumulator (lane
    k takes blocks b = k mod 8, as dot_f32), the remaining blocks in order. */
-BS_INLINE float q8_row_dot(const q8_src *q, const float *cb, const int8_t *xq, const float *d,
-                           const int32_t *s, int nb, int32_t offset, int two) {
+BS_INLINE float q8_row_dot(const q8_src *q, const float *cb, const bs_q8_act *a, int t, int32_t offset, int two) {
     const __m256i voff = _mm256_set1_epi32(offset);
+    const __m256 low = _mm256_set1_ps(0x1p-8f);
+    int nb = a->nb;
+    const int8_t *xh = a->q + t * a->stride, *xl = a->ql + t * a->stride;
+    const float *d = a->d + t * nb;
+    const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
     __m256 acc = _mm256_setzero_ps();
     int b = 0;
     for (; b + 8 <= nb; b += 8) {
-        __m256i v[8];
-        for (int k = 0; k < 8; k++) v[k] = block_dot(q, (b + k) * BS_Q8_BLOCK, xq, two);
-        __m256i isum = hsum8x8(v);
-        __m256i e = _mm256_add_epi32(_mm256_add_epi32(isum, isum),
-                                     _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(s + b))));
+        __m256i vh[8], vl[8];
+        for (int k = 0; k < 8; k++) block_dot(q, (b + k) * BS_Q8_BLOCK, xh, xl, two, &vh[k], &vl[k]);
+        __m256i ih = hsum8x8(vh), il = hsum8x8(vl);
+        __m256i eh = _mm256_add_epi32(_mm256_add_epi32(ih, ih), _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(sh + b))));
+        __m256i el = _mm256_add_epi32(_mm256_add_epi32(il, il), _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(sl + b))));
+        __m256 e = _mm256_add_ps(_mm256_cvtepi32_ps(eh), _mm256_mul_ps(_mm256_cvtepi32_ps(el), low));
         __m256 f = _mm256_mul_ps(_mm256_loadu_ps(cb + b), _mm256_loadu_ps(d + b));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(e), f));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(e, f));
     }
     float sum = hsum_canon(acc);
     for (; b < nb; b++) {
-        __m256i v = block_dot(q, b * BS_Q8_BLOCK, xq, two);
-        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-        int32_t isum = _mm_cvtsi128_si32(h);
-        sum += (float)(2 * isum + offset * s[b]) * (cb[b] * d[b]);
+        __m256i vh, vl;
+        block_dot(q, b * BS_Q8_BLOCK, xh, xl, two, &vh, &vl);
+        float e = (float)(2 * hsum8(vh) + offset * sh[b]) + (float)(2 * hsum8(vl) + offset * sl[b]) * 0x1p-8f;
+        sum += e * (cb[b] * d[b]);
     }
     return sum;
 }
@@ -369,7 +385,7 @@ static void q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
    lanes), then every token against it from L1. */
 static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
                     uint8_t *qrow) {
-    int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
+    int n = l->n_blocks, rb = bs_row_bytes(l->cols), stride = a->stride;
     int n_hi = n > 7 ? n - 7 : 0, two = n_hi > 0;
     int32_t offset = 1 - (1 << n);
     float inv = 1.0f;
@@ -383,8 +399,7 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
         q8_block_scales(l, r, cb);
         q8_src direct = {p, n, n_hi, 1, NULL, NULL}, stored = {p, n, n_hi, 0, qlo, qhi};
         if (n_tok == 1) {
-            float acc = two ? q8_row_dot(&direct, cb, a->q, a->d, a->s, nb, offset, 1)
-                            : q8_row_dot(&direct, cb, a->q, a->d, a->s, nb, offset, 0);
+            float acc = two ? q8_row_dot(&direct, cb, a, 0, offset, 1) : q8_row_dot(&direct, cb, a, 0, offset, 0);
             y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc * inv) : acc * inv;
             continue;
         }
@@ -393,8 +408,7 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
             if (two) _mm256_storeu_si256((__m256i *)(qhi + j), planes_q32(p, n_hi, j >> 3));
         }
         for (int t = 0; t < n_tok; t++) {
-            float acc = two ? q8_row_dot(&stored, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb, offset, 1)
-                            : q8_row_dot(&stored, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb, offset, 0);
+            float acc = two ? q8_row_dot(&stored, cb, a, t, offset, 1) : q8_row_dot(&stored, cb, a, t, offset, 0);
             float yt = acc * inv;
             y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
         }
@@ -403,8 +417,90 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
 
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
     else matmul_planes(l, x, y, n_tok, r0, r1, scratch);
+}
+
+/* ---- bench baselines: Q8_0 / Q4_0-like matvec (baseline.h) ------------- */
+
+/* sum w_j x_j of one block as 8 int32 lanes: 8-bit weights as
+   |w| (u8) times x with w's sign; 4-bit as nibbles 0..15 (u8) times x, the
+   -8 offset taken out with the block's sum of x by the caller. */
+BS_INLINE __m256i qmat_block(const uint8_t *qb, const int8_t *x, int bits) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x), p;
+    if (bits == 8) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)qb);
+        p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(xv, w));
+    } else {
+        __m128i b = _mm_loadu_si128((const __m128i *)qb);
+        __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(15));
+        p = _mm256_maddubs_epi16(u, xv);
+    }
+    return _mm256_madd_epi16(p, ones);
+}
+
+BS_INLINE void qmat_rows(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                         int r0, int r1, int bits) {
+    int nb = m->cols / 32, bb = bits == 8 ? 32 : 16;
+    const __m256i eight = _mm256_set1_epi32(bits == 8 ? 0 : 8);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *q = m->q + (int64_t)r * nb * bb;
+        const uint16_t *d = m->d + (int64_t)r * nb;
+        __m256 acc = _mm256_setzero_ps();
+        int b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            __m256i v[8];
+            for (int k = 0; k < 8; k++) v[k] = qmat_block(q + (b + k) * bb, xq + (b + k) * 32, bits);
+            __m256i isum = _mm256_sub_epi32(hsum8x8(v), _mm256_mullo_epi32(eight, _mm256_loadu_si256((const __m256i *)(xs + b))));
+            __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d + b))), _mm256_loadu_ps(xd + b));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), f));
+        }
+        float sum = hsum_canon(acc);
+        for (; b < nb; b++) {
+            int32_t isum = hsum8(qmat_block(q + b * bb, xq + b * 32, bits)) - (bits == 8 ? 0 : 8 * xs[b]);
+            sum += (float)isum * (bs_f16_to_f32(d[b]) * xd[b]);
+        }
+        y[r] = sum;
+    }
+}
+
+void bs_qmat_matvec_avx2(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                         int r0, int r1) {
+    if (m->bits == 8) qmat_rows(m, xq, xd, xs, y, r0, r1, 8);
+    else qmat_rows(m, xq, xd, xs, y, r0, r1, 4);
+}
+
+/* vpmaddubsw + vpaddw pairs, 8 per step into 4 accumulators (written in
+   asm: compilers fold a loop of identical intrinsics), best of 5 timings
+   of 2^20 steps. */
+double bs_int8_peak_gmacs_avx2(void) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, t0, t1, t2, t3;
+    __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(5);
+    double best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        struct timespec ts0, ts1;
+        clock_gettime(CLOCK_MONOTONIC, &ts0);
+        for (int i = 0; i < (1 << 20); i++)
+            __asm__ volatile("vpmaddubsw %[b], %[a], %[t0]\n\tvpmaddubsw %[b], %[a], %[t1]\n\t"
+                             "vpmaddubsw %[b], %[a], %[t2]\n\tvpmaddubsw %[b], %[a], %[t3]\n\t"
+                             "vpaddw %[t0], %[c0], %[c0]\n\tvpaddw %[t1], %[c1], %[c1]\n\t"
+                             "vpaddw %[t2], %[c2], %[c2]\n\tvpaddw %[t3], %[c3], %[c3]\n\t"
+                             "vpmaddubsw %[b], %[a], %[t0]\n\tvpmaddubsw %[b], %[a], %[t1]\n\t"
+                             "vpmaddubsw %[b], %[a], %[t2]\n\tvpmaddubsw %[b], %[a], %[t3]\n\t"
+                             "vpaddw %[t0], %[c0], %[c0]\n\tvpaddw %[t1], %[c1], %[c1]\n\t"
+                             "vpaddw %[t2], %[c2], %[c2]\n\tvpaddw %[t3], %[c3], %[c3]"
+                             : [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2), [c3] "+x"(c3), [t0] "=&x"(t0),
+                               [t1] "=&x"(t1), [t2] "=&x"(t2), [t3] "=&x"(t3)
+                             : [a] "x"(a), [b] "x"(b));
+        clock_gettime(CLOCK_MONOTONIC, &ts1);
+        double dt = (double)(ts1.tv_sec - ts0.tv_sec) + 1e-9 * (double)(ts1.tv_nsec - ts0.tv_nsec);
+        double gmacs = 8.0 * 32.0 * (1 << 20) / dt * 1e-9;
+        if (gmacs > best) best = gmacs;
+    }
+    volatile int sink = _mm256_extract_epi16(_mm256_add_epi16(_mm256_add_epi16(c0, c1), _mm256_add_epi16(c2, c3)), 0);
+    (void)sink;
+    return best;
 }
 
 /* ---- AVD (sign x low rank) --------------------------------------------- */

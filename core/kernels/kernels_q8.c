@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-int bs_q8_planes_ok(const bs_linear *l) {
-    return l->kind == BS_LIN_PLANES && l->n_blocks >= 1 && l->n_blocks <= BS_Q8_MAX_PLANES &&
+int bs_q8_planes_ok(const bs_linear *l, int n_tok) {
+    return n_tok < BS_Q8_MAX_TOK && l->kind == BS_LIN_PLANES && l->n_blocks >= 1 && l->n_blocks <= BS_Q8_MAX_PLANES &&
            l->group % BS_Q8_BLOCK == 0;
 }
 
@@ -21,8 +21,7 @@ static inline float round_even(float v) {
     return (v + magic) - magic;
 }
 
-/* One token: nb whole blocks of x into q, d, s. */
-static void quantize(const float *x, int nb, int8_t *q, float *d, int32_t *s) {
+void bs_q8_quantize(const float *x, int nb, int8_t *q, int8_t *ql, float *d, int32_t *s, int32_t *sl) {
     for (int b = 0; b < nb; b++) {
         const float *xb = x + b * BS_Q8_BLOCK;
         float amax = 0.0f;
@@ -30,29 +29,35 @@ static void quantize(const float *x, int nb, int8_t *q, float *d, int32_t *s) {
             float a = xb[j] < 0 ? -xb[j] : xb[j];
             amax = a > amax ? a : amax;
         }
-        int8_t *qb = q + b * BS_Q8_BLOCK;
+        int8_t *qb = q + b * BS_Q8_BLOCK, *qlb = ql ? ql + b * BS_Q8_BLOCK : NULL;
+        d[b] = 0.0f;
+        s[b] = 0;
+        if (sl) sl[b] = 0;
         if (amax < 0x1p-100f) { /* 127 / amax would overflow: a zero block */
             memset(qb, 0, BS_Q8_BLOCK);
-            d[b] = 0.0f;
-            s[b] = 0;
+            if (qlb) memset(qlb, 0, BS_Q8_BLOCK);
             continue;
         }
         float id = 127.0f / amax;
-        int32_t sum = 0;
         for (int j = 0; j < BS_Q8_BLOCK; j++) {
-            int32_t v = (int32_t)round_even(xb[j] * id);
-            qb[j] = (int8_t)v;
-            sum += v;
+            float v = xb[j] * id, h = round_even(v);
+            qb[j] = (int8_t)(int32_t)h;
+            s[b] += (int32_t)h;
+            if (qlb) { /* v - h and the product by 256 are exact */
+                float l = round_even((v - h) * 256.0f);
+                int32_t li = (int32_t)(l > 127.0f ? 127.0f : l < -127.0f ? -127.0f : l);
+                qlb[j] = (int8_t)li;
+                sl[b] += li;
+            }
         }
         d[b] = amax / 127.0f;
-        s[b] = sum;
     }
 }
 
 size_t bs_q8_scratch(int32_t cols) {
     size_t nb = (size_t)cols / BS_Q8_BLOCK, stride = nb * BS_Q8_BLOCK;
-    /* per token: stride int8 + d and s; then qrow: 2 * stride + 3 * nb floats */
-    size_t bytes = BS_Q8_TOK * (stride + 8 * nb) + 2 * stride + 12 * nb;
+    /* per token: two digit rows, d, s, sl; then qrow: 2 * stride + 3 * nb floats */
+    size_t bytes = BS_Q8_TOK * (2 * stride + 12 * nb) + 2 * stride + 12 * nb;
     return (bytes + 3) / 4;
 }
 
@@ -61,14 +66,15 @@ void bs_q8_planes_matmul(const bs_linear *l, const float *x, float *y, int n_tok
     int cols = l->cols, nb = cols / BS_Q8_BLOCK, stride = nb * BS_Q8_BLOCK;
     /* scratch: see bs_q8_scratch */
     float *d = scratch;
-    int32_t *s = (int32_t *)(d + BS_Q8_TOK * nb);
-    int8_t *q = (int8_t *)(s + BS_Q8_TOK * nb);
-    uint8_t *qrow = (uint8_t *)(q + BS_Q8_TOK * stride);
+    int32_t *s = (int32_t *)(d + BS_Q8_TOK * nb), *sl = s + BS_Q8_TOK * nb;
+    int8_t *q = (int8_t *)(sl + BS_Q8_TOK * nb), *ql = q + BS_Q8_TOK * stride;
+    uint8_t *qrow = (uint8_t *)(ql + BS_Q8_TOK * stride);
     for (int t0 = 0; t0 < n_tok; t0 += BS_Q8_TOK) {
         int nt = BS_MIN(BS_Q8_TOK, n_tok - t0);
         for (int t = 0; t < nt; t++)
-            quantize(x + (int64_t)(t0 + t) * cols, nb, q + t * stride, d + t * nb, s + t * nb);
-        bs_q8_act a = {x + (int64_t)t0 * cols, q, d, s, nb, stride, cols};
+            bs_q8_quantize(x + (int64_t)(t0 + t) * cols, nb, q + t * stride, ql + t * stride, d + t * nb,
+                           s + t * nb, sl + t * nb);
+        bs_q8_act a = {x + (int64_t)t0 * cols, q, ql, d, s, sl, nb, stride, cols};
         rows(l, &a, nt, y + (int64_t)t0 * l->rows, r0, r1, qrow);
     }
 }
@@ -112,17 +118,17 @@ void bs_q8_planes_rows_ref(const bs_linear *l, const bs_q8_act *a, int n_tok, fl
         }
         bs_q8_block_scales(l, r, cb);
         for (int t = 0; t < n_tok; t++) {
-            const int8_t *xq = a->q + t * stride;
+            const int8_t *xh = a->q + t * stride, *xl = a->ql + t * stride;
             const float *d = a->d + t * nb;
-            const int32_t *s = a->s + t * nb;
+            const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
             for (int b = 0; b < nb; b++) {
-                int32_t lo = 0, hi = 0;
+                int32_t ih = 0, il = 0;
                 for (int j = b * BS_Q8_BLOCK; j < (b + 1) * BS_Q8_BLOCK; j++) {
-                    lo += (int32_t)qlo[j] * xq[j];
-                    hi += (int32_t)qhi[j] * xq[j];
+                    int32_t qj = qhi[j] * 128 + qlo[j];
+                    ih += qj * xh[j];
+                    il += qj * xl[j];
                 }
-                int32_t isum = hi * 128 + lo;
-                e[b] = (float)(2 * isum + offset * s[b]);
+                e[b] = (float)(2 * ih + offset * sh[b]) + (float)(2 * il + offset * sl[b]) * 0x1p-8f;
                 f[b] = cb[b] * d[b];
             }
             float acc = bs_dot_f32_ref(e, f, nb);

@@ -141,7 +141,7 @@ void bs_matmul_avd_ref(const bs_linear *l, const float *x, float *y, int n_tok, 
 /* Fast mode: the int8 path where it applies (kernels_q8.h), else exact. */
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 

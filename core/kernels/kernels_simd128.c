@@ -326,28 +326,36 @@ static inline v128_t planes_q8cols(const uint8_t *const *p, int n, int m) {
     return q;
 }
 
-/* sum q_j xq_j over one block of 32: i16 q times i16-widened xq, pairs
-   summed in i32 lanes (exact), then the four lanes. direct: q from the
-   planes, else from a row of i16 q built earlier. */
-static inline int32_t block_isum(const uint8_t *const *p, int n, const int16_t *qrow, int direct, int j,
-                                 const int8_t *xq) {
-    v128_t acc = wasm_i32x4_splat(0);
+/* sum q_j x_j over one block of 32 for both digits of x (xh, xl): i16 q
+   times i16-widened digits, pairs summed in i32 lanes (exact), then the
+   four lanes. direct: q from the planes, else from a row of i16 q built
+   earlier. */
+static inline void block_isum(const uint8_t *const *p, int n, const int16_t *qrow, int direct, int j,
+                              const int8_t *xh, const int8_t *xl, int32_t *ih, int32_t *il) {
+    v128_t ah = wasm_i32x4_splat(0), al = ah;
     for (int k = 0; k < BS_Q8_BLOCK; k += 8) {
         v128_t q = direct ? planes_q8cols(p, n, (j + k) >> 3) : wasm_v128_load(qrow + j + k);
-        acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xq + j + k)));
+        ah = wasm_i32x4_add(ah, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xh + j + k)));
+        al = wasm_i32x4_add(al, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xl + j + k)));
     }
-    acc = wasm_i32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 2, 3, 0, 1));
-    return wasm_i32x4_extract_lane(acc, 0) + wasm_i32x4_extract_lane(acc, 1);
+    /* lanes (0+2, 1+3) of each, then the two */
+    v128_t t = wasm_i32x4_add(wasm_i32x4_shuffle(ah, al, 0, 1, 4, 5), wasm_i32x4_shuffle(ah, al, 2, 3, 6, 7));
+    *ih = wasm_i32x4_extract_lane(t, 0) + wasm_i32x4_extract_lane(t, 1);
+    *il = wasm_i32x4_extract_lane(t, 2) + wasm_i32x4_extract_lane(t, 3);
 }
 
 /* One token against one row: e_b and f_b of every block, then their
    canonical dot (dot_f32: the reference's bs_dot_f32_ref, bit for bit). */
 static inline float q8_row_dot(const uint8_t *const *p, int n, const int16_t *qrow, int direct,
-                               const float *cb, const int8_t *xq, const float *d, const int32_t *s, int nb,
-                               int32_t offset, float *e, float *f) {
+                               const float *cb, const bs_q8_act *a, int t, int32_t offset, float *e, float *f) {
+    int nb = a->nb;
+    const int8_t *xh = a->q + t * a->stride, *xl = a->ql + t * a->stride;
+    const float *d = a->d + t * nb;
+    const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
     for (int b = 0; b < nb; b++) {
-        int32_t isum = block_isum(p, n, qrow, direct, b * BS_Q8_BLOCK, xq);
-        e[b] = (float)(2 * isum + offset * s[b]);
+        int32_t ih, il;
+        block_isum(p, n, qrow, direct, b * BS_Q8_BLOCK, xh, xl, &ih, &il);
+        e[b] = (float)(2 * ih + offset * sh[b]) + (float)(2 * il + offset * sl[b]) * 0x1p-8f;
         f[b] = cb[b] * d[b];
     }
     return dot_f32(e, f, nb);
@@ -377,8 +385,7 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
         if (!direct)
             for (int j = 0; j < stride; j += 8) wasm_v128_store(q16 + j, planes_q8cols(p, n, j >> 3));
         for (int t = 0; t < n_tok; t++) {
-            float acc = q8_row_dot(p, n, q16, direct, cb, a->q + t * stride, a->d + t * nb, a->s + t * nb, nb,
-                                   offset, e, f);
+            float acc = q8_row_dot(p, n, q16, direct, cb, a, t, offset, e, f);
             float yt = acc * inv;
             y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
         }
@@ -387,7 +394,7 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
 
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 
