@@ -11,6 +11,7 @@
  * interleaves independent pairs: it never changes any pair's order.
  */
 #include "kernels.h"
+#include "kernels_lut.h"
 #include "kernels_q8.h"
 #include "baseline.h"
 
@@ -622,8 +623,88 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
+/* ---- AVD, fast mode: sign tables (kernels_lut.h) ----------------------- */
+
+/* u transposed (ut[j][t]) with F16C, 8 columns of one rank per step, and
+   the 16-entry tables of every group of 4 columns, 8 ranks per vector,
+   each lane the reference's operations (signs flipped by xor). */
+static void lut_tables(const bs_linear *l, int block, const float *x, float *ut, float *tab) {
+    int k = l->rank, kp = bs_lut_kp(k), cols = l->cols, ng = (cols + 3) / 4;
+    const uint16_t *b = l->avd[block].b;
+    memset(ut, 0, (size_t)4 * ng * kp * sizeof *ut);
+    for (int t = 0; t < k; t++) {
+        const uint16_t *bt = b + (int64_t)t * cols;
+        int j = 0;
+        for (; j + 8 <= cols; j += 8) {
+            float v[8];
+            _mm256_storeu_ps(v, _mm256_mul_ps(load_w(bt, 1, j), _mm256_loadu_ps(x + j)));
+            for (int c = 0; c < 8; c++) ut[(size_t)(j + c) * kp + t] = v[c];
+        }
+        for (; j < cols; j++) ut[(size_t)j * kp + t] = bs_f16_to_f32(bt[j]) * x[j];
+    }
+    const __m256 neg = _mm256_set1_ps(-0.0f);
+    for (int g = 0; g < ng; g++)
+        for (int t = 0; t < kp; t += 8) {
+            const float *u = ut + (size_t)4 * g * kp + t;
+            __m256 u0 = _mm256_loadu_ps(u), u1 = _mm256_loadu_ps(u + kp), u2 = _mm256_loadu_ps(u + 2 * kp),
+                   u3 = _mm256_loadu_ps(u + 3 * kp);
+            __m256 m0 = _mm256_xor_ps(u0, neg), m1 = _mm256_xor_ps(u1, neg), m2 = _mm256_xor_ps(u2, neg),
+                   m3 = _mm256_xor_ps(u3, neg);
+            __m256 a[4] = {_mm256_add_ps(m0, m1), _mm256_add_ps(m0, u1), _mm256_add_ps(u0, m1), _mm256_add_ps(u0, u1)};
+            __m256 c[4] = {_mm256_add_ps(m2, m3), _mm256_add_ps(m2, u3), _mm256_add_ps(u2, m3), _mm256_add_ps(u2, u3)};
+            float *tg = tab + (size_t)g * 16 * kp + t;
+            for (int n = 0; n < 16; n++) _mm256_storeu_ps(tg + (size_t)n * kp, _mm256_add_ps(a[n >> 2], c[n & 3]));
+        }
+}
+
+/* The nibble of group g in a sign row (column 4g in its top bit). */
+BS_INLINE int nibble(const uint8_t *sg, int g) { return g & 1 ? sg[g >> 1] & 15 : sg[g >> 1] >> 4; }
+
+/* P_m over the groups for V vectors of ranks from t0: four partial sums
+   (g mod 4) per vector, combined as the reference does, into z. */
+BS_INLINE void lut_z(const float *tab, const uint8_t *sg, int ng, int kp, int t0, float *z, int V) {
+    __m256 p[4][2];
+    for (int m = 0; m < 4; m++)
+        for (int v = 0; v < V; v++) p[m][v] = _mm256_setzero_ps();
+    int g = 0;
+    for (; g + 4 <= ng; g += 4)
+        for (int m = 0; m < 4; m++) {
+            const float *e = tab + ((size_t)(g + m) * 16 + nibble(sg, g + m)) * kp + t0;
+            for (int v = 0; v < V; v++) p[m][v] = _mm256_add_ps(p[m][v], _mm256_loadu_ps(e + 8 * v));
+        }
+    for (int m = 0; g < ng; g++, m++) {
+        const float *e = tab + ((size_t)g * 16 + nibble(sg, g)) * kp + t0;
+        for (int v = 0; v < V; v++) p[m][v] = _mm256_add_ps(p[m][v], _mm256_loadu_ps(e + 8 * v));
+    }
+    for (int v = 0; v < V; v++)
+        _mm256_storeu_ps(z + 8 * v, _mm256_add_ps(_mm256_add_ps(p[0][v], p[1][v]), _mm256_add_ps(p[2][v], p[3][v])));
+}
+
+static void lut_rows(const bs_linear *l, int block, const float *tab, float *y, int r0, int r1) {
+    int k = l->rank, kp = bs_lut_kp(k), ng = (l->cols + 3) / 4, rb = bs_row_bytes(l->cols);
+    const bs_avd_block *blk = &l->avd[block];
+    float z[256 + 16];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *sg = blk->signs + (int64_t)r * rb;
+        float acc = y[r];
+        for (int t0 = 0; t0 < kp; t0 += 256) { /* z in slices of at most 256 ranks */
+            int t1 = BS_MIN(kp, t0 + 256), t = t0;
+            for (; t + 16 <= t1; t += 16) lut_z(tab, sg, ng, kp, t, z + (t - t0), 2);
+            for (; t < t1; t += 8) lut_z(tab, sg, ng, kp, t, z + (t - t0), 1);
+            for (t = t0; t < BS_MIN(k, t1); t++) acc += bs_f16_to_f32(blk->a[(int64_t)r * k + t]) * z[t - t0];
+        }
+        y[r] = acc;
+    }
+}
+
+static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                            float *scratch) {
+    if (n_tok < BS_AVD_ROWS_MIN_TOK) bs_lut_avd_matmul(l, x, y, n_tok, r0, r1, scratch, lut_tables, lut_rows);
+    else matmul_avd(l, x, y, n_tok, r0, r1, scratch);
+}
+
 static const bs_kernels avx2_kernels = {
     "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes},
-    {matmul_f32, matmul_f16, matmul_avd, matmul_planes_fast}};
+    {matmul_f32, matmul_f16, matmul_avd_fast, matmul_planes_fast}};
 
 const bs_kernels *bs_kernels_avx2(void) { return &avx2_kernels; }

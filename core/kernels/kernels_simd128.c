@@ -22,6 +22,7 @@
 #ifdef __wasm_simd128__
 
 #include "kernels.h"
+#include "kernels_lut.h"
 #include "kernels_q8.h"
 
 #include "half.h"
@@ -398,9 +399,70 @@ static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 
+/* ---- AVD, fast mode: sign tables (kernels_lut.h) ------------------------------ */
+
+/* The tables, 4 ranks per vector, each lane the reference's operations
+   (signs flipped by xor); u transposed by the reference's loop. */
+static void lut_tables(const bs_linear *l, int block, const float *x, float *ut, float *tab) {
+    int k = l->rank, kp = bs_lut_kp(k), cols = l->cols, ng = (cols + 3) / 4;
+    const uint16_t *b = l->avd[block].b;
+    memset(ut, 0, (size_t)4 * ng * kp * sizeof *ut);
+    for (int t = 0; t < k; t++)
+        for (int j = 0; j < cols; j++) ut[(size_t)j * kp + t] = bs_f16_to_f32(b[(int64_t)t * cols + j]) * x[j];
+    const v128_t neg = wasm_f32x4_splat(-0.0f);
+    for (int g = 0; g < ng; g++)
+        for (int t = 0; t < kp; t += 4) {
+            const float *u = ut + (size_t)4 * g * kp + t;
+            v128_t u0 = wasm_v128_load(u), u1 = wasm_v128_load(u + kp), u2 = wasm_v128_load(u + 2 * kp),
+                   u3 = wasm_v128_load(u + 3 * kp);
+            v128_t m0 = wasm_v128_xor(u0, neg), m1 = wasm_v128_xor(u1, neg), m2 = wasm_v128_xor(u2, neg),
+                   m3 = wasm_v128_xor(u3, neg);
+            v128_t a[4] = {wasm_f32x4_add(m0, m1), wasm_f32x4_add(m0, u1), wasm_f32x4_add(u0, m1), wasm_f32x4_add(u0, u1)};
+            v128_t c[4] = {wasm_f32x4_add(m2, m3), wasm_f32x4_add(m2, u3), wasm_f32x4_add(u2, m3), wasm_f32x4_add(u2, u3)};
+            float *tg = tab + (size_t)g * 16 * kp + t;
+            for (int n = 0; n < 16; n++) wasm_v128_store(tg + (size_t)n * kp, wasm_f32x4_add(a[n >> 2], c[n & 3]));
+        }
+}
+
+static inline int nibble(const uint8_t *sg, int g) { return g & 1 ? sg[g >> 1] & 15 : sg[g >> 1] >> 4; }
+
+/* z for 8 ranks from t0: four partial sums (g mod 4) per vector of 4. */
+static inline void lut_z8(const float *tab, const uint8_t *sg, int ng, int kp, int t0, float *z) {
+    v128_t p[4][2];
+    for (int m = 0; m < 4; m++) p[m][0] = p[m][1] = wasm_f32x4_splat(0.0f);
+    for (int g = 0; g < ng; g++) {
+        const float *e = tab + ((size_t)g * 16 + nibble(sg, g)) * kp + t0;
+        int m = g & 3;
+        p[m][0] = wasm_f32x4_add(p[m][0], wasm_v128_load(e));
+        p[m][1] = wasm_f32x4_add(p[m][1], wasm_v128_load(e + 4));
+    }
+    for (int v = 0; v < 2; v++)
+        wasm_v128_store(z + 4 * v, wasm_f32x4_add(wasm_f32x4_add(p[0][v], p[1][v]), wasm_f32x4_add(p[2][v], p[3][v])));
+}
+
+static void lut_rows(const bs_linear *l, int block, const float *tab, float *y, int r0, int r1) {
+    int k = l->rank, kp = bs_lut_kp(k), ng = (l->cols + 3) / 4, rb = bs_row_bytes(l->cols);
+    const bs_avd_block *blk = &l->avd[block];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *sg = blk->signs + (int64_t)r * rb;
+        float acc = y[r], z[8];
+        for (int t0 = 0; t0 < kp; t0 += 8) {
+            lut_z8(tab, sg, ng, kp, t0, z);
+            for (int t = t0; t < BS_MIN(k, t0 + 8); t++) acc += bs_f16_to_f32(blk->a[(int64_t)r * k + t]) * z[t - t0];
+        }
+        y[r] = acc;
+    }
+}
+
+static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                            float *scratch) {
+    if (n_tok < BS_AVD_ROWS_MIN_TOK) bs_lut_avd_matmul(l, x, y, n_tok, r0, r1, scratch, lut_tables, lut_rows);
+    else matmul_avd(l, x, y, n_tok, r0, r1, scratch);
+}
+
 static const bs_kernels simd128_kernels = {
     "simd128", dot_f32, {matmul_f32, matmul_by_rows, matmul_avd, matmul_by_rows},
-    {matmul_f32, matmul_by_rows, matmul_avd, matmul_planes_fast}};
+    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}};
 
 const bs_kernels *bs_kernels_simd128(void) { return &simd128_kernels; }
 

@@ -1,12 +1,14 @@
 /* linear.c - size and dispatch for linear maps of every kind. */
 #include "linear.h"
 
+#include "kernels_lut.h"
 #include "kernels_q8.h"
 
 size_t bs_linear_scratch(const bs_linear *l) {
     switch (l->kind) {
     case BS_LIN_F32: return 0;
-    case BS_LIN_AVD: return (size_t)BS_MAX(l->rank + 1, BS_KERNEL_SCRATCH_ROWS) * l->cols;
+    case BS_LIN_AVD:
+        return BS_MAX((size_t)BS_MAX(l->rank + 1, BS_KERNEL_SCRATCH_ROWS) * l->cols, bs_lut_scratch(l->cols, l->rank));
     case BS_LIN_PLANES: return BS_MAX((size_t)BS_KERNEL_SCRATCH_ROWS * l->cols, bs_q8_scratch(l->cols));
     default: return (size_t)BS_KERNEL_SCRATCH_ROWS * l->cols;
     }
