@@ -93,7 +93,7 @@ static double pass(harness *h, int side) {
         h->qm = side >= SIDE_Q8 ? &b->q[side - SIDE_Q8] : NULL;
         if (h->qm) bs_q8_quantize(h->x, h->qm->cols / 32, h->xq, NULL, h->xd, h->xs, NULL); /* part of the cost */
         int rows = h->l->rows;
-        h->chunk = h->n_threads == 1 ? rows : bs_linear_split(rows, h->n_threads);
+        h->chunk = h->n_threads == 1 ? rows : bs_linear_split_for(h->l, 1, h->n_threads);
         bs_pool_run(h->pool, (rows + h->chunk - 1) / h->chunk, task, h);
     }
     return cli_now() - t0;

@@ -37,7 +37,7 @@ static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, 
         bs_linear_kernel(s->k, s->fast, l)(l, x, y, n, 0, rows, s->lin_scratch);
         return;
     }
-    int chunk = bs_linear_split(rows, nt);
+    int chunk = bs_linear_split_for(l, n, nt);
     lin_job j = {s, l, x, y, n, chunk};
     bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
 }

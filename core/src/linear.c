@@ -29,6 +29,14 @@ int32_t bs_linear_split(int32_t rows, int n_threads) {
     return (chunk + 7) & ~7;
 }
 
+int32_t bs_linear_split_for(const bs_linear *l, int n_tok, int n_threads) {
+    if (l->kind == BS_LIN_AVD && n_tok < BS_AVD_ROWS_MIN_TOK) { /* fast decode: tables per task */
+        int32_t chunk = (l->rows + n_threads - 1) / n_threads;
+        return (chunk + 7) & ~7;
+    }
+    return bs_linear_split(l->rows, n_threads);
+}
+
 int64_t bs_linear_bytes(const bs_linear *l) {
     int64_t n = (int64_t)l->rows * l->cols, rb = (int64_t)l->rows * bs_row_bytes(l->cols);
     switch (l->kind) {
