@@ -268,13 +268,13 @@ static void bench(void) {
          .scales = sc, .planes = planes},
         {.rows = rows, .cols = cols, .kind = BS_LIN_AVD, .n_blocks = 4, .max_blocks = 4, .rank = rank, .avd = blk},
     };
-    static const char *names[5] = {"F32", "F16", "PLANES(4)", "AVD(4,k16)", "PLANES fast"};
+    static const char *names[6] = {"F32", "F16", "PLANES(4)", "AVD(4,k16)", "PLANES fast", "AVD fast"};
     size_t ns = 0;
     for (int k = 0; k < 4; k++) ns = ns > bs_linear_scratch(&ls[k]) ? ns : bs_linear_scratch(&ls[k]);
     float *scr = malloc(ns * sizeof *scr);
-    printf("matvec %d x %d, GFLOP/s (2 rows*cols flops per call); PLANES fast: the kernels' fast mode\n", rows, cols);
-    for (int kk = 0; kk < 5; kk++) {
-        int k = kk == 4 ? 2 : kk, fast = kk == 4;
+    printf("matvec %d x %d, GFLOP/s (2 rows*cols flops per call); \"fast\": the kernels' fast mode\n", rows, cols);
+    for (int kk = 0; kk < 6; kk++) {
+        int k = kk == 4 ? 2 : kk == 5 ? 3 : kk, fast = kk >= 4;
         printf("  %-11s", names[kk]);
         for (int v = 0; v < n_variants; v++) {
             int reps = 0;
