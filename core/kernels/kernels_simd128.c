@@ -327,6 +327,20 @@ static inline v128_t planes_q8cols(const uint8_t *const *p, int n, int m) {
     return q;
 }
 
+/* q of 16 columns (two bytes of each plane) in u8 lanes for n <= 7
+   planes: each plane's two bytes splat, lane k picking byte k / 8 and
+   testing bit 7 - k % 8; q = 2q + bit. */
+static inline v128_t planes_q16cols(const uint8_t *const *p, int n, int m) {
+    const v128_t pick = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t bit = wasm_u8x16_const(0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1, 0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1);
+    v128_t q = wasm_i8x16_splat(0);
+    for (int i = 0; i < n; i++) {
+        v128_t b = wasm_i8x16_swizzle(wasm_v128_load16_splat(p[i] + m), pick);
+        q = wasm_i8x16_sub(wasm_i8x16_add(q, q), wasm_i8x16_eq(wasm_v128_and(b, bit), bit));
+    }
+    return q;
+}
+
 /* sum q_j x_j over one block of 32 for both digits of x (xh, xl): i16 q
    times i16-widened digits, pairs summed in i32 lanes (exact), then the
    four lanes. direct: q from the planes, else from a row of i16 q built
@@ -334,11 +348,21 @@ static inline v128_t planes_q8cols(const uint8_t *const *p, int n, int m) {
 static inline void block_isum(const uint8_t *const *p, int n, const int16_t *qrow, int direct, int j,
                               const int8_t *xh, const int8_t *xl, int32_t *ih, int32_t *il) {
     v128_t ah = wasm_i32x4_splat(0), al = ah;
-    for (int k = 0; k < BS_Q8_BLOCK; k += 8) {
-        v128_t q = direct ? planes_q8cols(p, n, (j + k) >> 3) : wasm_v128_load(qrow + j + k);
-        ah = wasm_i32x4_add(ah, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xh + j + k)));
-        al = wasm_i32x4_add(al, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xl + j + k)));
-    }
+    if (direct && n <= 7) /* codes in byte lanes, 16 columns per step */
+        for (int k = 0; k < BS_Q8_BLOCK; k += 16) {
+            v128_t q = planes_q16cols(p, n, (j + k) >> 3);
+            v128_t qa = wasm_u16x8_extend_low_u8x16(q), qb = wasm_u16x8_extend_high_u8x16(q);
+            ah = wasm_i32x4_add(ah, wasm_i32x4_add(wasm_i32x4_dot_i16x8(qa, wasm_i16x8_load8x8(xh + j + k)),
+                                                   wasm_i32x4_dot_i16x8(qb, wasm_i16x8_load8x8(xh + j + k + 8))));
+            al = wasm_i32x4_add(al, wasm_i32x4_add(wasm_i32x4_dot_i16x8(qa, wasm_i16x8_load8x8(xl + j + k)),
+                                                   wasm_i32x4_dot_i16x8(qb, wasm_i16x8_load8x8(xl + j + k + 8))));
+        }
+    else /* codes in i16 lanes from the table, 8 columns per step */
+        for (int k = 0; k < BS_Q8_BLOCK; k += 8) {
+            v128_t q = direct ? planes_q8cols(p, n, (j + k) >> 3) : wasm_v128_load(qrow + j + k);
+            ah = wasm_i32x4_add(ah, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xh + j + k)));
+            al = wasm_i32x4_add(al, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xl + j + k)));
+        }
     /* lanes (0+2, 1+3) of each, then the two */
     v128_t t = wasm_i32x4_add(wasm_i32x4_shuffle(ah, al, 0, 1, 4, 5), wasm_i32x4_shuffle(ah, al, 2, 3, 6, 7));
     *ih = wasm_i32x4_extract_lane(t, 0) + wasm_i32x4_extract_lane(t, 1);
