@@ -303,8 +303,22 @@ static void test_baselines(void) {
         CHECK(bs_qmat_bytes(&m) == (int64_t)rows * nb * (bits == 8 ? 34 : 18));
         bs_qmat_free(&m);
     }
+    /* a width that is not whole blocks: the last block zero-padded */
+    bs_qmat odd;
+    CHECK(bs_qmat_init(&odd, w, 2, 33, 8) == 0);
+    float xp[64] = {0}, yo[2];
+    memcpy(xp, x, 33 * sizeof *x);
+    bs_q8_quantize(xp, 2, xq, NULL, xd, xs, NULL);
+    bs_qmat_matvec(&odd, xq, xd, xs, yo, 0, 2);
+    for (int r = 0; r < 2; r++) {
+        double exact = 0, mag = 0;
+        for (int j = 0; j < 33; j++) exact += (double)w[r * 33 + j] * x[j], mag += fabs(w[r * 33 + j] * x[j]);
+        CHECK_MSG(fabs(yo[r] - exact) <= 0.02 * mag, "q8 width 33 row %d: %g vs %g", r, yo[r], exact);
+    }
+    CHECK(bs_qmat_bytes(&odd) == 2 * 2 * 34);
+    bs_qmat_free(&odd);
     bs_qmat bad;
-    CHECK(bs_qmat_init(&bad, w, 1, 33, 8) == -1);
+    CHECK(bs_qmat_init(&bad, w, 1, 32, 5) == -1);
     free(w);
     free(x);
 }

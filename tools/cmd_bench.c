@@ -67,6 +67,7 @@ typedef struct harness {
     bs_pool *pool;
     int n_threads;
     float *x, *y, *scratch; /* scratch: (threads, stride) */
+    float *xpad;            /* x zero-padded to whole blocks of 32 */
     size_t stride;
     int8_t *xq;
     float *xd;
@@ -91,7 +92,11 @@ static double pass(harness *h, int side) {
         bench_lin *b = &h->lins[i];
         h->l = side == SIDE_MODEL ? b->model : &b->f32;
         h->qm = side >= SIDE_Q8 ? &b->q[side - SIDE_Q8] : NULL;
-        if (h->qm) bs_q8_quantize(h->x, h->qm->cols / 32, h->xq, NULL, h->xd, h->xs, NULL); /* part of the cost */
+        if (h->qm) { /* part of the cost: quantizing x for every matvec */
+            memcpy(h->xpad, h->x, (size_t)h->qm->cols * sizeof *h->x);
+            memset(h->xpad + h->qm->cols, 0, (size_t)(32 * bs_qmat_blocks(h->qm) - h->qm->cols) * sizeof *h->x);
+            bs_q8_quantize(h->xpad, bs_qmat_blocks(h->qm), h->xq, NULL, h->xd, h->xs, NULL);
+        }
         int rows = h->l->rows;
         h->chunk = h->n_threads == 1 ? rows : bs_linear_split_for(h->l, 1, h->n_threads);
         bs_pool_run(h->pool, (rows + h->chunk - 1) / h->chunk, task, h);
@@ -99,9 +104,8 @@ static double pass(harness *h, int side) {
     return cli_now() - t0;
 }
 
-/* Dense and quantized copies of every linear map of m (NULL pointers
-   skipped; a tied table once). Returns 0 or -1 (memory, or a width that
-   is not a multiple of 32). */
+/* Dense and quantized copies of every linear map of m (a tied table
+   once). Returns 0 or -1 (out of memory). */
 static int build_lins(bs_model *m, bench_lin **out, int *n_out) {
     int n = 7 * m->cfg.n_layers + 1;
     bench_lin *lins = calloc((size_t)n, sizeof *lins);
@@ -165,10 +169,12 @@ static int time_sides(bs_model *m, int threads, int fast, int reps, decoder *dec
     h.x = malloc((size_t)max_cols * sizeof *h.x);
     h.y = malloc((size_t)max_rows * sizeof *h.y);
     h.scratch = malloc((size_t)threads * h.stride * sizeof *h.scratch + 1);
-    h.xq = malloc((size_t)max_cols);
-    h.xd = malloc((size_t)max_cols * sizeof *h.xd);
-    h.xs = malloc((size_t)max_cols * sizeof *h.xs);
-    int ok = h.x && h.y && h.scratch && h.xq && h.xd && h.xs && bs_pool_create(threads, &h.pool) == BS_OK;
+    size_t padded = (size_t)(max_cols + 31) / 32 * 32;
+    h.xpad = malloc(padded * sizeof *h.xpad);
+    h.xq = malloc(padded);
+    h.xd = malloc(padded * sizeof *h.xd);
+    h.xs = malloc(padded * sizeof *h.xs);
+    int ok = h.x && h.y && h.scratch && h.xpad && h.xq && h.xd && h.xs && bs_pool_create(threads, &h.pool) == BS_OK;
     if (ok) {
         uint64_t s = 99;
         for (int j = 0; j < max_cols; j++) { /* activations of a plausible scale */
@@ -188,7 +194,7 @@ static int time_sides(bs_model *m, int threads, int fast, int reps, decoder *dec
         }
     }
     bs_pool_free(h.pool);
-    free(h.x), free(h.y), free(h.scratch), free(h.xq), free(h.xd), free(h.xs);
+    free(h.x), free(h.y), free(h.scratch), free(h.xpad), free(h.xq), free(h.xd), free(h.xs);
     free_lins(h.lins, h.n_lins);
     return ok ? 0 : -1;
 }
@@ -259,7 +265,7 @@ int cmd_bench(int argc, char **argv) {
     int have_base = 0;
     if (!no_baselines) {
         if (time_sides(m, threads, !exact, reps, &dec, best, bytes) != 0)
-            fprintf(stderr, "bitstack: bench: no baselines (out of memory, or a width not a multiple of 32)\n");
+            fprintf(stderr, "bitstack: bench: no baselines (out of memory)\n");
         else
             have_base = 1;
     }

@@ -13,8 +13,8 @@ static int32_t block_bytes(int32_t bits) { return bits == 8 ? 32 : 16; }
 
 int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t bits) {
     memset(m, 0, sizeof *m);
-    if (cols % 32 != 0 || (bits != 8 && bits != 4)) return -1;
-    int32_t nb = cols / 32, bb = block_bytes(bits);
+    if (bits != 8 && bits != 4) return -1;
+    int32_t nb = (cols + 31) / 32, bb = block_bytes(bits);
     m->q = malloc((size_t)rows * nb * bb);
     m->d = malloc((size_t)rows * nb * sizeof *m->d);
     if (!m->q || !m->d) {
@@ -22,9 +22,12 @@ int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t
         return -1;
     }
     m->rows = rows, m->cols = cols, m->bits = bits;
+    m->avx2 = strcmp(bs_kernels_best()->name, "avx2") == 0;
     int32_t qmax = bits == 8 ? 127 : 7;
     for (int64_t b = 0; b < (int64_t)rows * nb; b++) {
-        const float *wb = w + b * 32;
+        float wb[32] = {0}; /* the block, zero past the row's end */
+        int64_t r = b / nb, j0 = (b % nb) * 32;
+        for (int j = 0; j < 32 && j0 + j < cols; j++) wb[j] = w[r * cols + j0 + j];
         float amax = 0.0f;
         for (int j = 0; j < 32; j++) amax = fabsf(wb[j]) > amax ? fabsf(wb[j]) : amax;
         m->d[b] = bs_f32_to_f16(amax / (float)qmax);
@@ -48,13 +51,12 @@ void bs_qmat_free(bs_qmat *m) {
 }
 
 int64_t bs_qmat_bytes(const bs_qmat *m) {
-    int64_t nb = (int64_t)m->rows * (m->cols / 32);
-    return nb * (block_bytes(m->bits) + 2);
+    return (int64_t)m->rows * bs_qmat_blocks(m) * (block_bytes(m->bits) + 2);
 }
 
 void bs_qmat_matvec_ref(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                         int r0, int r1) {
-    int nb = m->cols / 32, bb = block_bytes(m->bits);
+    int nb = bs_qmat_blocks(m), bb = block_bytes(m->bits);
     for (int r = r0; r < r1; r++) {
         float acc = 0.0f;
         for (int b = 0; b < nb; b++) {
@@ -83,7 +85,7 @@ void bs_qmat_matvec_avx2(const bs_qmat *m, const int8_t *xq, const float *xd, co
 
 void bs_qmat_matvec(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                     int r0, int r1) {
-    if (strcmp(bs_kernels_best()->name, "avx2") == 0) bs_qmat_matvec_avx2(m, xq, xd, xs, y, r0, r1);
+    if (m->avx2) bs_qmat_matvec_avx2(m, xq, xd, xs, y, r0, r1);
     else bs_qmat_matvec_ref(m, xq, xd, xs, y, r0, r1);
 }
 

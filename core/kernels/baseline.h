@@ -16,18 +16,24 @@
 #include <stdint.h>
 
 typedef struct bs_qmat {
-    int32_t rows, cols;  /* cols: a multiple of 32 */
+    int32_t rows, cols;  /* cols: the matrix's; rows are zero-padded to
+                            whole blocks of 32 (x must be too) */
     int32_t bits;        /* 8 or 4 */
     uint8_t *q;          /* per row, per block: 32 (8-bit) or 16 (4-bit) bytes */
-    uint16_t *d;         /* (rows, cols / 32) binary16 scales */
+    uint16_t *d;         /* (rows, blocks) binary16 scales */
+    int avx2;            /* the AVX2 matvec runs (CPU checked once, at init:
+                            CPUID traps to the hypervisor on a VM) */
 } bs_qmat;
 
 /* Quantizes w (rows, cols) round-to-nearest with absmax scales; returns 0,
-   or -1 when cols is not a multiple of 32 or memory runs out. */
+   or -1 when memory runs out or bits is not 8 or 4. */
 int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t bits);
 void bs_qmat_free(bs_qmat *m);
 int64_t bs_qmat_bytes(const bs_qmat *m);
-/* y[r] for r in [r0, r1) = row r of m times the quantized token. */
+/* Blocks of 32 per row (the last zero-padded). */
+static inline int32_t bs_qmat_blocks(const bs_qmat *m) { return (m->cols + 31) / 32; }
+/* y[r] for r in [r0, r1) = row r of m times the quantized token (x
+   quantized over bs_qmat_blocks(m) blocks, zero past cols). */
 void bs_qmat_matvec(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                     int r0, int r1);
 void bs_qmat_matvec_ref(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,

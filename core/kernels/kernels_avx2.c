@@ -443,7 +443,7 @@ BS_INLINE __m256i qmat_block(const uint8_t *qb, const int8_t *x, int bits) {
 
 BS_INLINE void qmat_rows(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                          int r0, int r1, int bits) {
-    int nb = m->cols / 32, bb = bits == 8 ? 32 : 16;
+    int nb = bs_qmat_blocks(m), bb = bits == 8 ? 32 : 16;
     const __m256i eight = _mm256_set1_epi32(bits == 8 ? 0 : 8);
     for (int r = r0; r < r1; r++) {
         const uint8_t *q = m->q + (int64_t)r * nb * bb;
