@@ -13,9 +13,8 @@ int bs_q8_planes_ok(const bs_linear *l, int n_tok) {
            l->group % BS_Q8_BLOCK == 0;
 }
 
-/* Round half to even of |v| < 2^22 with two float additions (exact and
-   the same on every target, unlike rintf, which is a libm call on some
-   and depends on the rounding mode on none here). */
+/* Round half to even of |v| < 2^22 with two float additions (exact, the
+   same on every target, and inlined: rintf is a libm call on some). */
 static inline float round_even(float v) {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
     return (v + magic) - magic;
@@ -40,7 +39,9 @@ void bs_q8_quantize(const float *x, int nb, int8_t *q, int8_t *ql, float *d, int
         }
         float id = 127.0f / amax;
         for (int j = 0; j < BS_Q8_BLOCK; j++) {
-            float v = xb[j] * id, h = round_even(v);
+            float v = xb[j] * id;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v == v ? v : 0.0f; /* inf / NaN: no UB cast */
+            float h = round_even(v);
             qb[j] = (int8_t)(int32_t)h;
             s[b] += (int32_t)h;
             if (qlb) { /* v - h and the product by 256 are exact */
