@@ -14,12 +14,14 @@
  * mixed signs (no NaN or infinity: only finite results have a unique bit
  * pattern); binary16 inputs take every finite bit pattern.
  */
+#include "baseline.h"
 #include "half.h"
 #include "kernels.h"
 #include "linear.h"
 #include "pool.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -105,15 +107,16 @@ static int compare_matmul(const bs_linear *l, const float *x, int n_tok, int r0,
     size_t ny = (size_t)n_tok * l->rows, ns = bs_linear_scratch(l);
     float *want = malloc((ny + 1) * sizeof *want), *got = malloc((ny + 1) * sizeof *got);
     float *scratch = malloc((ns + 1) * sizeof *scratch);
-    for (size_t i = 0; i <= ny; i++) want[i] = got[i] = -123.25f;
-    variants[0]->matmul[l->kind](l, x, want + 1, n_tok, r0, r1, scratch + 1);
     int ok = 1;
+    for (int fast = 0; fast < 2; fast++) { /* each mode against its own reference */
+    for (size_t i = 0; i <= ny; i++) want[i] = got[i] = -123.25f;
+    bs_linear_kernel(variants[0], fast, l)(l, x, want + 1, n_tok, r0, r1, scratch + 1);
     for (int v = 1; v < n_variants; v++) {
         for (size_t i = 0; i <= ny; i++) got[i] = -123.25f;
-        variants[v]->matmul[l->kind](l, x, got + 1, n_tok, r0, r1, scratch + 1);
+        bs_linear_kernel(variants[v], fast, l)(l, x, got + 1, n_tok, r0, r1, scratch + 1);
         int same = memcmp(got, want, (ny + 1) * sizeof *got) == 0;
-        CHECK_MSG(same, "%s %s rows %d cols %d n_tok %d [%d,%d)", variants[v]->name, what, l->rows,
-                  l->cols, n_tok, r0, r1);
+        CHECK_MSG(same, "%s %s %s rows %d cols %d n_tok %d [%d,%d)", variants[v]->name, fast ? "fast" : "exact",
+                  what, l->rows, l->cols, n_tok, r0, r1);
         if (!same) {
             ok = 0;
             for (size_t i = 0; i <= ny; i++)
@@ -123,6 +126,7 @@ static int compare_matmul(const bs_linear *l, const float *x, int n_tok, int r0,
                     break;
                 }
         }
+    }
     }
     free(want);
     free(got);
@@ -227,6 +231,98 @@ static void test_planes(void) {
                     }
 }
 
+/* Fast mode against exact mode on bit planes: the two-digit rounding of x
+   moves each product by at most |w_j| * d_b / 512 (d_b = the block's amax
+   / 127), so |fast - exact| <= sum_j |w_j| amax_b / 65024 (plus f32
+   rounding); and fast mode must really differ somewhere (it took the
+   int8 path). */
+static void test_planes_fast_bound(void) {
+    uint64_t seed = 7;
+    const int cols = 577, rows = 17;
+    int differs = 0;
+    float *x = malloc(cols * sizeof *x), *w = malloc(cols * sizeof *w);
+    float ye[17], yf[17];
+    for (int n = 1; n <= 12; n++) {
+        planes_fixture f;
+        planes_make(&f, rows, cols, n, 64, &seed);
+        for (size_t j = 0; j < (size_t)rows * bs_groups_per_row(cols, 64); j++)
+            f.scales[j + 1] = bs_f32_to_f16(rng_unit(&seed)); /* ordinary scales */
+        fill(x, cols, 0, &seed);
+        float *scratch = malloc(bs_linear_scratch(&f.l) * sizeof *scratch);
+        for (int v = 0; v < n_variants; v++) {
+            bs_linear_kernel(variants[v], 0, &f.l)(&f.l, x, ye, 1, 0, rows, scratch);
+            bs_linear_kernel(variants[v], 1, &f.l)(&f.l, x, yf, 1, 0, rows, scratch);
+            for (int r = 0; r < rows; r++) {
+                bs_linear_row(&f.l, r, w);
+                double bound = 0, mag = 0;
+                for (int b = 0; b < cols / 32; b++) {
+                    float amax = 0;
+                    for (int j = 32 * b; j < 32 * b + 32; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+                    for (int j = 32 * b; j < 32 * b + 32; j++) bound += fabs(w[j]) * amax / 65024.0;
+                }
+                for (int j = 0; j < cols; j++) mag += fabs(w[j] * x[j]);
+                double err = fabs((double)yf[r] - ye[r]);
+                CHECK_MSG(err <= bound + 1e-5 * mag, "%s n=%d row %d: |fast - exact| %g > bound %g",
+                          variants[v]->name, n, r, err, bound);
+                differs |= yf[r] != ye[r];
+            }
+        }
+        free(scratch);
+        planes_free(&f);
+    }
+    CHECK_MSG(differs, "fast mode never differed from exact: the int8 path did not run");
+    free(x);
+    free(w);
+}
+
+/* The bench's q8 / q4 baselines: the AVX2 matvec against the scalar one
+   (same integer sums; float sums in another order, so a tolerance), and
+   both against the f32 product of the dequantized weights. */
+static void test_baselines(void) {
+    uint64_t seed = 11;
+    const int rows = 37, cols = 576, nb = cols / 32;
+    float *w = malloc((size_t)rows * cols * sizeof *w), *x = malloc(cols * sizeof *x);
+    fill(w, (size_t)rows * cols, 0, &seed);
+    fill(x, cols, 0, &seed);
+    int8_t xq[576];
+    float xd[18], y_ref[37], y_best[37];
+    int32_t xs[18];
+    bs_q8_quantize(x, nb, xq, NULL, xd, xs, NULL);
+    for (int bits = 4; bits <= 8; bits += 4) {
+        bs_qmat m;
+        CHECK(bs_qmat_init(&m, w, rows, cols, bits) == 0);
+        bs_qmat_matvec_ref(&m, xq, xd, xs, y_ref, 0, rows);
+        bs_qmat_matvec(&m, xq, xd, xs, y_best, 0, rows);
+        for (int r = 0; r < rows; r++) {
+            double exact = 0, mag = 0;
+            for (int j = 0; j < cols; j++) exact += (double)w[r * cols + j] * x[j], mag += fabs(w[r * cols + j] * x[j]);
+            CHECK_MSG(fabs(y_best[r] - y_ref[r]) <= 1e-5 * mag, "q%d row %d: %g vs %g", bits, r, y_best[r], y_ref[r]);
+            /* rounding to 4 bits moves each weight by up to amax / 14 */
+            CHECK_MSG(fabs(y_ref[r] - exact) <= (bits == 8 ? 0.02 : 0.2) * mag, "q%d row %d far from f32", bits, r);
+        }
+        CHECK(bs_qmat_bytes(&m) == (int64_t)rows * nb * (bits == 8 ? 34 : 18));
+        bs_qmat_free(&m);
+    }
+    /* a width that is not whole blocks: the last block zero-padded */
+    bs_qmat odd;
+    CHECK(bs_qmat_init(&odd, w, 2, 33, 8) == 0);
+    float xp[64] = {0}, yo[2];
+    memcpy(xp, x, 33 * sizeof *x);
+    bs_q8_quantize(xp, 2, xq, NULL, xd, xs, NULL);
+    bs_qmat_matvec(&odd, xq, xd, xs, yo, 0, 2);
+    for (int r = 0; r < 2; r++) {
+        double exact = 0, mag = 0;
+        for (int j = 0; j < 33; j++) exact += (double)w[r * 33 + j] * x[j], mag += fabs(w[r * 33 + j] * x[j]);
+        CHECK_MSG(fabs(yo[r] - exact) <= 0.02 * mag, "q8 width 33 row %d: %g vs %g", r, yo[r], exact);
+    }
+    CHECK(bs_qmat_bytes(&odd) == 2 * 2 * 34);
+    bs_qmat_free(&odd);
+    bs_qmat bad;
+    CHECK(bs_qmat_init(&bad, w, 1, 32, 5) == -1);
+    free(w);
+    free(x);
+}
+
 /* An AVD map of n_blocks blocks of the given rank, random signs and
    binary16 factors (ordinary or any finite bit pattern), every buffer
    offset by one element. */
@@ -274,6 +370,39 @@ static void test_avd(void) {
                 }
 }
 
+/* Fast mode's AVD decode (sign tables) only reorders f32 sums: it stays
+   within a few f32 roundings per term of the exact path, and differs from
+   it somewhere (the table path ran). */
+static void test_avd_fast_close(void) {
+    uint64_t seed = 13;
+    const int rows = 17, cols = 577;
+    int differs = 0;
+    float *x = malloc(cols * sizeof *x), *w = malloc(cols * sizeof *w), ye[17], yf[17];
+    for (int rank = 1; rank <= 17; rank += 8) {
+        avd_fixture f;
+        avd_make(&f, rows, cols, rank, 3, 0, &seed);
+        fill(x, cols, 0, &seed);
+        float *scratch = malloc(bs_linear_scratch(&f.l) * sizeof *scratch);
+        for (int v = 0; v < n_variants; v++) {
+            bs_linear_kernel(variants[v], 0, &f.l)(&f.l, x, ye, 1, 0, rows, scratch);
+            bs_linear_kernel(variants[v], 1, &f.l)(&f.l, x, yf, 1, 0, rows, scratch);
+            for (int r = 0; r < rows; r++) {
+                bs_linear_row(&f.l, r, w);
+                double mag = 0;
+                for (int j = 0; j < cols; j++) mag += fabs(w[j] * x[j]);
+                CHECK_MSG(fabs((double)yf[r] - ye[r]) <= 1e-4 * mag + 1e-6, "%s rank %d row %d: %g vs %g",
+                          variants[v]->name, rank, r, yf[r], ye[r]);
+                differs |= yf[r] != ye[r];
+            }
+        }
+        free(scratch);
+        avd_free(&f);
+    }
+    CHECK_MSG(differs, "fast AVD never differed from exact: the table path did not run");
+    free(x);
+    free(w);
+}
+
 /* ---- benchmark --------------------------------------------------------- */
 
 static double now_s(void) {
@@ -290,13 +419,14 @@ typedef struct bench_job {
     float *scratch; /* (threads, stride) */
     size_t stride;
     int n_tok, chunk;
+    int fast; /* the kernels' fast mode */
 } bench_job;
 
 /* The row split forward.c uses (bs_linear_split). */
 static void bench_task(void *ctx, int task, int thread) {
     const bench_job *j = ctx;
     int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
-    j->k->matmul[j->l->kind](j->l, j->x, j->y, j->n_tok, r0, r1, j->scratch + (size_t)thread * j->stride);
+    bs_linear_kernel(j->k, j->fast, j->l)(j->l, j->x, j->y, j->n_tok, r0, r1, j->scratch + (size_t)thread * j->stride);
 }
 
 /* Seconds per call of n configurations (job j[i] on pool[i]): the fastest
@@ -340,15 +470,17 @@ static void bench(const char *only) {
     uint64_t seed = 9;
     float *x = malloc((size_t)64 * 1536 * sizeof *x), *y = malloc((size_t)64 * 49152 * sizeof *y);
     fill(x, (size_t)64 * 1536, 0, &seed);
-    printf("kernels: %s vs %s; ratios measured in this run; threads: pool of 2 vs 1 (%s)\n"
+    printf("kernels: %s vs %s, exact mode, then %s fast mode on 1 and 2 threads (pool of 2 vs 1);\n"
+           "ratios measured in this run\n"
            "n_tok 1: GB/s of weight bytes read; n_tok 64: GFLOP/s counting 2 * rows * cols per token\n"
            "(dense-equivalent for planes and avd); times: the fastest of many calls\n",
            variants[n_variants - 1]->name, variants[0]->name, variants[n_variants - 1]->name);
+    const bs_kernels *ref = variants[0], *best = variants[n_variants - 1];
     for (int ki = 0; ki < N_OF(kinds); ki++) {
         if (only && strncmp(kind_names[ki], only, strlen(only)) != 0) continue;
-        printf("\n== %s ==\n%-20s %5s %12s %12s %7s %12s %7s\n", kind_names[ki], "shape", "n_tok",
-               variants[0]->name, variants[n_variants - 1]->name, "ratio", "2 threads", "x");
-        double model_s[2][3] = {{0}}; /* [n_tok 1, 64][ref, best, best x2] per token */
+        printf("\n== %s ==\n%-20s %5s %12s %12s %7s %12s %7s %12s %7s\n", kind_names[ki], "shape", "n_tok",
+               ref->name, best->name, "ratio", "fast", "x", "fast 2thr", "x");
+        double model_s[2][4] = {{0}}; /* [n_tok 1, 64][ref, best, fast, fast x2] per token */
         for (int si = 0; si < N_OF(shapes); si++) {
             const shape *sh = &shapes[si];
             size_t n = (size_t)sh->rows * sh->cols;
@@ -377,24 +509,28 @@ static void bench(const char *only) {
             int64_t bytes = bs_linear_bytes(&l);
             for (int ti = 0; ti < 2; ti++) {
                 int n_tok = ti ? 64 : 1;
-                bench_job j[3] = {{variants[0], &l, x, y, scratch, stride, n_tok, 0},
-                                  {variants[n_variants - 1], &l, x, y, scratch, stride, n_tok, 0},
-                                  {variants[n_variants - 1], &l, x, y, scratch, stride, n_tok, 0}};
-                bs_pool *pools[3] = {pool1, pool1, pool2};
-                double t[3];
-                time_matmuls(j, pools, 3, t);
-                double t_ref = t[0], t_best = t[1], t_two = t[2];
+                bench_job j[4] = {{ref, &l, x, y, scratch, stride, n_tok, 0, 0},
+                                  {best, &l, x, y, scratch, stride, n_tok, 0, 0},
+                                  {best, &l, x, y, scratch, stride, n_tok, 0, 1},
+                                  {best, &l, x, y, scratch, stride, n_tok, 0, 1}};
+                bs_pool *pools[4] = {pool1, pool1, pool1, pool2};
+                double t[4];
+                time_matmuls(j, pools, 4, t);
+                double t_ref = t[0], t_best = t[1], t_fast = t[2], t_two = t[3];
                 double flop = 2.0 * (double)n * n_tok;
                 /* decode is memory-bound: weight GB/s; prefill: GFLOP/s */
                 const char *unit = n_tok == 1 ? "GB/s" : "GFLOP/s";
-                double ref = n_tok == 1 ? bytes / t_ref / 1e9 : flop / t_ref / 1e9;
-                double best = n_tok == 1 ? bytes / t_best / 1e9 : flop / t_best / 1e9;
+                double r_ref = n_tok == 1 ? bytes / t_ref / 1e9 : flop / t_ref / 1e9;
+                double r_best = n_tok == 1 ? bytes / t_best / 1e9 : flop / t_best / 1e9;
+                double fast = n_tok == 1 ? bytes / t_fast / 1e9 : flop / t_fast / 1e9;
                 double two = n_tok == 1 ? bytes / t_two / 1e9 : flop / t_two / 1e9;
-                printf("%-20s %5d %7.2f %-4s %7.2f %-4s %6.2fx %7.2f %-4s %5.2fx\n", sh->name, n_tok, ref,
-                       unit, best, unit, t_ref / t_best, two, unit, t_best / t_two);
+                printf("%-20s %5d %7.2f %-4s %7.2f %-4s %6.2fx %7.2f %-4s %5.2fx %7.2f %-4s %5.2fx\n", sh->name,
+                       n_tok, r_ref, unit, r_best, unit, t_ref / t_best, fast, unit, t_best / t_fast, two, unit,
+                       t_fast / t_two);
                 model_s[ti][0] += sh->per_token * t_ref / n_tok;
                 model_s[ti][1] += sh->per_token * t_best / n_tok;
-                model_s[ti][2] += sh->per_token * t_two / n_tok;
+                model_s[ti][2] += sh->per_token * t_fast / n_tok;
+                model_s[ti][3] += sh->per_token * t_two / n_tok;
             }
             free(scratch);
             free(w);
@@ -403,11 +539,11 @@ static void bench(const char *only) {
             if (kinds[ki] == BS_LIN_AVD) avd_free(&af);
         }
         for (int ti = 0; ti < 2; ti++)
-            printf("SmolLM2-135M matmuls only, %s: %s %.1f tok/s, %s %.1f tok/s (%.2fx), 2 threads %.1f tok/s "
-                   "(%.2fx)\n",
-                   ti ? "prefill (n_tok 64)" : "decode (n_tok 1)", variants[0]->name, 1.0 / model_s[ti][0],
-                   variants[n_variants - 1]->name, 1.0 / model_s[ti][1], model_s[ti][0] / model_s[ti][1],
-                   1.0 / model_s[ti][2], model_s[ti][1] / model_s[ti][2]);
+            printf("SmolLM2-135M matmuls only, %s: %s %.1f tok/s, %s %.1f tok/s (%.2fx), fast %.1f tok/s "
+                   "(%.2fx), fast 2 threads %.1f tok/s (%.2fx)\n",
+                   ti ? "prefill (n_tok 64)" : "decode (n_tok 1)", ref->name, 1.0 / model_s[ti][0], best->name,
+                   1.0 / model_s[ti][1], model_s[ti][0] / model_s[ti][1], 1.0 / model_s[ti][2],
+                   model_s[ti][1] / model_s[ti][2], 1.0 / model_s[ti][3], model_s[ti][2] / model_s[ti][3]);
     }
     free(x);
     free(y);
@@ -471,7 +607,10 @@ int main(int argc, char **argv) {
     RUN(test_f32);
     RUN(test_f16);
     RUN(test_planes);
+    RUN(test_planes_fast_bound);
     RUN(test_avd);
+    RUN(test_avd_fast_close);
+    RUN(test_baselines);
     RUN(test_pool);
     return test_summary();
 }

@@ -76,16 +76,18 @@ static int n_variants;
 static void compare(const bs_linear *l, const float *x, int n_tok, int r0, int r1, const char *what) {
     size_t ny = (size_t)n_tok * l->rows + 1, ns = bs_linear_scratch(l) + 1;
     float *want = malloc(ny * sizeof *want), *got = malloc(ny * sizeof *got), *scr = malloc(ns * sizeof *scr);
-    for (size_t i = 0; i < ny; i++) want[i] = -77.5f;
-    variants[0]->matmul[l->kind](l, x, want + 1, n_tok, r0, r1, scr + 1);
-    for (int v = 1; v < n_variants; v++) {
-        for (size_t i = 0; i < ny; i++) got[i] = -77.5f;
-        variants[v]->matmul[l->kind](l, x, got + 1, n_tok, r0, r1, scr + 1);
-        size_t bad = 0;
-        while (bad < ny && memcmp(&got[bad], &want[bad], 4) == 0) bad++;
-        CHECK_MSG(bad == ny, "%s %s: rows %d cols %d n_tok %d [%d,%d): y[%zu] %.9g vs %.9g", variants[v]->name,
-                  what, l->rows, l->cols, n_tok, r0, r1, bad - 1, bad < ny ? (double)got[bad] : 0.0,
-                  bad < ny ? (double)want[bad] : 0.0);
+    for (int fast = 0; fast < 2; fast++) { /* each mode against its own reference */
+        for (size_t i = 0; i < ny; i++) want[i] = -77.5f;
+        bs_linear_kernel(variants[0], fast, l)(l, x, want + 1, n_tok, r0, r1, scr + 1);
+        for (int v = 1; v < n_variants; v++) {
+            for (size_t i = 0; i < ny; i++) got[i] = -77.5f;
+            bs_linear_kernel(variants[v], fast, l)(l, x, got + 1, n_tok, r0, r1, scr + 1);
+            size_t bad = 0;
+            while (bad < ny && memcmp(&got[bad], &want[bad], 4) == 0) bad++;
+            CHECK_MSG(bad == ny, "%s %s %s: rows %d cols %d n_tok %d [%d,%d): y[%zu] %.9g vs %.9g",
+                      variants[v]->name, fast ? "fast" : "exact", what, l->rows, l->cols, n_tok, r0, r1, bad - 1,
+                      bad < ny ? (double)got[bad] : 0.0, bad < ny ? (double)want[bad] : 0.0);
+        }
     }
     free(want);
     free(got);
@@ -266,16 +268,19 @@ static void bench(void) {
          .scales = sc, .planes = planes},
         {.rows = rows, .cols = cols, .kind = BS_LIN_AVD, .n_blocks = 4, .max_blocks = 4, .rank = rank, .avd = blk},
     };
-    static const char *names[4] = {"F32", "F16", "PLANES(4)", "AVD(4,k16)"};
-    float *scr = malloc(((size_t)rank + 1) * cols * sizeof *scr);
-    printf("matvec %d x %d, GFLOP/s (2 rows*cols flops per call)\n", rows, cols);
-    for (int k = 0; k < 4; k++) {
-        printf("  %-11s", names[k]);
+    static const char *names[6] = {"F32", "F16", "PLANES(4)", "AVD(4,k16)", "PLANES fast", "AVD fast"};
+    size_t ns = 0;
+    for (int k = 0; k < 4; k++) ns = ns > bs_linear_scratch(&ls[k]) ? ns : bs_linear_scratch(&ls[k]);
+    float *scr = malloc(ns * sizeof *scr);
+    printf("matvec %d x %d, GFLOP/s (2 rows*cols flops per call); \"fast\": the kernels' fast mode\n", rows, cols);
+    for (int kk = 0; kk < 6; kk++) {
+        int k = kk == 4 ? 2 : kk == 5 ? 3 : kk, fast = kk >= 4;
+        printf("  %-11s", names[kk]);
         for (int v = 0; v < n_variants; v++) {
             int reps = 0;
             double t0 = now(), t;
             do {
-                variants[v]->matmul[ls[k].kind](&ls[k], x, y, 1, 0, rows, scr);
+                bs_linear_kernel(variants[v], fast, &ls[k])(&ls[k], x, y, 1, 0, rows, scr);
                 reps++;
             } while ((t = now() - t0) < 0.3);
             printf("  %s %.2f", variants[v]->name, 2.0 * (double)n * reps / t * 1e-9);

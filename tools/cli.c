@@ -212,9 +212,9 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) 
 
 
 int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
-                     int32_t threads, double *mean_nll) {
+                     int32_t threads, int exact, double *mean_nll) {
     bs_session *s = NULL;
-    bs_session_options so = {.ctx = ctx, .max_batch = batch, .n_threads = threads};
+    bs_session_options so = {.ctx = ctx, .max_batch = batch, .n_threads = threads, .exact = exact};
     bs_status st = bs_session_create(m, &so, &s);
     if (st != BS_OK) return cli_fail(st, "session");
     double sum_mean = 0.0;
@@ -237,7 +237,7 @@ int cli_open_generation(bs_model *m, const cli_gen_opts *g, bs_session **s, bs_s
     bs_model_info info;
     bs_model_get_info(m, &info);
     bs_sampler_params sp = {g->temperature, g->top_k, g->top_p, g->seed};
-    bs_session_options so = {.ctx = g->ctx, .n_threads = g->threads};
+    bs_session_options so = {.ctx = g->ctx, .n_threads = g->threads, .exact = g->exact};
     bs_status st = bs_session_create(m, &so, s);
     if (st == BS_OK) st = bs_sampler_create(&sp, info.vocab_size, sm);
     return st == BS_OK ? EXIT_OK : cli_fail(st, "setup");

@@ -36,9 +36,9 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n);
 /* The perplexity protocol: mean over windows (each from an empty cache)
    of the window's mean next-token NLL, for the first `windows` windows of
    ctx tokens of ids, on `threads` threads (the result does not depend on
-   them). */
+   them), with the exact kernels when `exact` (else the fast ones). */
 int cli_eval_windows(bs_model *m, const int32_t *ids, int32_t windows, int32_t ctx, int32_t batch,
-                     int32_t threads, double *mean_nll);
+                     int32_t threads, int exact, double *mean_nll);
 
 double cli_now(void);            /* monotonic seconds                    */
 int64_t cli_peak_rss(void);      /* bytes, 0 if unknown                  */
@@ -52,12 +52,18 @@ void cli_progress(const char *label, uint64_t done, uint64_t total);
    than whitespace (a model can emit them; terminals would interpret). */
 void cli_write_piece(FILE *f, const char *bytes, size_t len);
 
+/* --exact: the kernels' exact mode (f32 reference path) instead of the
+   fast one (bit planes against int8 activations). */
+#define CLI_EXACT_OPT(var) \
+    {"exact", ARG_FLAG, &(var), NULL, "exact f32 kernels instead of the fast int8-activation ones", 0, 0}
+
 /* The options run and chat share (tables built with CLI_GEN_OPTS). */
 typedef struct cli_gen_opts {
     const char *tokenizer, *budget;
     int32_t steps, top_k, ctx, threads;
     float temperature, top_p;
     uint64_t seed;
+    int exact; /* --exact */
 } cli_gen_opts;
 
 #define CLI_GEN_OPTS(g, steps_help, temperature_help)                                                   \
@@ -69,6 +75,7 @@ typedef struct cli_gen_opts {
     {"seed", ARG_U64, &(g).seed, "S", "random seed (default 42)", 0, 0},                                   \
     {"ctx", ARG_INT, &(g).ctx, "N", "context length (default: min(model, 2048))", 1, 1 << 24},             \
     {"threads", ARG_INT, &(g).threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256}, \
+    CLI_EXACT_OPT((g).exact), \
     {"tokenizer", ARG_STR, &(g).tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0}
 
 /* A session and a sampler for generation with g. */

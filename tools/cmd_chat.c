@@ -100,7 +100,7 @@ static int turn(bs_model *m, bs_session *s, bs_sampler *sm, conversation *c, int
 
 int cmd_chat(int argc, char **argv) {
     const char *system = NULL;
-    cli_gen_opts g = {NULL, NULL, 512, 0, 0, 1, 0.7f, 0.9f, 42};
+    cli_gen_opts g = {NULL, NULL, 512, 0, 0, 1, 0.7f, 0.9f, 42, 0};
     const arg_opt opts[] = {
         {"system", ARG_STR, &system, "TEXT", "system prompt (default: the template's own)", 0, 0},
         CLI_GEN_OPTS(g, "most tokens per reply (default 512)", "0 = greedy (default 0.7)"),

@@ -32,7 +32,7 @@ typedef struct {
 
 static int eval_ppl(bs_model *m, const eval_set *e, double *ppl) {
     double nll = 0.0;
-    int r = cli_eval_windows(m, e->ids, e->windows, e->ctx, e->batch, e->threads, &nll);
+    int r = cli_eval_windows(m, e->ids, e->windows, e->ctx, e->batch, e->threads, 0, &nll);
     *ppl = exp(nll);
     return r;
 }

@@ -13,7 +13,7 @@
 int cmd_ppl(int argc, char **argv) {
     const char *tokenizer = NULL, *text = NULL;
     int32_t ctx = 0, max_windows = 0, batch = 0, threads = 1;
-    int json = 0;
+    int json = 0, exact = 0;
     const char *budget = NULL;
     const arg_opt opts[] = {
         {"budget", ARG_STR, &budget, "SIZE", ".bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)", 0, 0},
@@ -23,6 +23,7 @@ int cmd_ppl(int argc, char **argv) {
         {"batch", ARG_INT, &batch, "B", "tokens per forward pass (default 64)", 1, 4096},
         {"threads", ARG_INT, &threads, "N", "threads for the forward pass, same results for any N (default 1)", 1, 256},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
+        CLI_EXACT_OPT(exact),
         {"json", ARG_FLAG, &json, NULL, "print one JSON object on stdout", 0, 0},
     };
     const arg_spec spec = {
@@ -55,7 +56,7 @@ int cmd_ppl(int argc, char **argv) {
     }
     t0 = cli_now();
     double mean = 0.0;
-    if ((r = cli_eval_windows(m, ids, windows, ctx, batch, threads, &mean)) != EXIT_OK) goto done;
+    if ((r = cli_eval_windows(m, ids, windows, ctx, batch, threads, exact, &mean)) != EXIT_OK) goto done;
     double secs = cli_now() - t0, ppl = exp(mean);
     if (json)
         printf("{\"ppl\": %.6f, \"nll\": %.6f, \"tokens\": %d, \"windows\": %d, \"ctx\": %d, "

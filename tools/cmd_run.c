@@ -6,7 +6,7 @@
 
 int cmd_run(int argc, char **argv) {
     const char *prompt = NULL;
-    cli_gen_opts g = {NULL, NULL, 256, 0, 0, 1, 1.0f, 0.9f, 42};
+    cli_gen_opts g = {NULL, NULL, 256, 0, 0, 1, 1.0f, 0.9f, 42, 0};
     const arg_opt opts[] = {
         {"prompt", ARG_STR, &prompt, "TEXT", "text to continue (default: start from BOS)", 0, 0},
         CLI_GEN_OPTS(g, "tokens to generate (default 256)", "0 = greedy (default 1.0)"),

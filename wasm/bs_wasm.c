@@ -119,7 +119,7 @@ EXPORT(bs_wasm_set_blocks) int32_t bs_wasm_set_blocks(bs_model *m, int32_t n) { 
 
 EXPORT(bs_wasm_session_create)
 int32_t bs_wasm_session_create(const bs_model *m, int32_t ctx, int32_t max_batch, bs_session **out) {
-    bs_session_options o = {ctx, max_batch};
+    bs_session_options o = {.ctx = ctx, .max_batch = max_batch};
     return bs_session_create(m, &o, out);
 }
 

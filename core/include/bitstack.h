@@ -202,6 +202,11 @@ typedef struct bs_session_options {
                            caller alone; at most 256. Results are the same
                            bit for bit for every value. Builds without
                            threads (wasm32-wasi) always run 1.            */
+    int32_t exact;      /* 0 (default): fast kernels, bit planes against
+                           int8-quantized activations (a measured
+                           approximation, docs/RESULTS.md); 1: the exact
+                           f32 reference path. Either way every build and
+                           thread count gives the same bits.             */
 } bs_session_options;
 
 BS_API bs_status bs_session_create(const bs_model *model,

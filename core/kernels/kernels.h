@@ -1,8 +1,13 @@
 /* kernels.h - the compute kernels behind the forward pass.
  *
- * Summation order is part of the contract: every variant of a kernel must
- * give bit-identical results to the scalar reference (kernels_ref.c), so
- * that native and WebAssembly builds print the same tokens. The canonical
+ * Two modes, each with its own scalar reference: exact (matmul[]: every
+ * weight rebuilt in f32, the canonical f32 dot below) and fast (fast[]:
+ * bit planes as integer codes against int8-quantized activations,
+ * kernels_q8.h; kinds without a fast kernel use the exact one). Within a
+ * mode, summation order is part of the contract: every variant of a
+ * kernel must give bit-identical results to that mode's scalar reference
+ * (kernels_ref.c, kernels_q8.c), so that native and WebAssembly builds
+ * print the same tokens. The canonical
  * dot product keeps 8 partial sums (lane j takes elements i = j mod 8 of
  * the whole blocks of 8), reduces them as ((a0+a4)+(a2+a6)) +
  * ((a1+a5)+(a3+a7)), then adds the tail elements in order.
@@ -26,7 +31,8 @@ typedef struct bs_kernels {
     const char *name;
     /* Canonical dot product of n floats. */
     float (*dot_f32)(const float *a, const float *b, int n);
-    bs_linear_fn matmul[4];   /* indexed by bs_lin_kind                  */
+    bs_linear_fn matmul[4];   /* exact mode, indexed by bs_lin_kind      */
+    bs_linear_fn fast[4];     /* fast mode, indexed by bs_lin_kind       */
 } bs_kernels;
 
 /* Rows of cols floats that the F16, PLANES and AVD kernels may rebuild at

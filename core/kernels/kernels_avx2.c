@@ -11,12 +11,16 @@
  * interleaves independent pairs: it never changes any pair's order.
  */
 #include "kernels.h"
+#include "kernels_lut.h"
+#include "kernels_q8.h"
+#include "baseline.h"
 
 #include "half.h"
 #include "linear.h"
 
 #include <immintrin.h>
 #include <string.h>
+#include <time.h>
 
 /* The blocks below are written with constant R and T and must be inlined
    into their callers so that acc[][] lives in registers. */
@@ -271,6 +275,235 @@ static void matmul_planes(const bs_linear *l, const float *x, float *y, int n_to
     by_rows(l, planes_row, x, y, n_tok, r0, r1, scratch);
 }
 
+/* ---- bit planes, fast mode (int8 activations; kernels_q8.h) ------------- */
+
+/* Eight int32 vectors to the vector of their eight lane sums (integers:
+   any order gives the same sums). */
+BS_INLINE __m256i hsum8x8(const __m256i v[8]) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* q of the 32 columns from column j of a row: its low 7 planes' bits and
+   the high n_hi planes' (two), either built from the planes p (direct)
+   or loaded from a row built earlier (qlo, qhi). */
+typedef struct q8_src {
+    const uint8_t *const *p;
+    int n, n_hi, direct;
+    const uint8_t *qlo, *qhi;
+} q8_src;
+
+/* sum q_j x_j of one block of 32 for both digits of x (xh, xl), as 8
+   int32 lanes each: u8 x s8 pairs in int16 (q's parts < 128, |x| <= 127:
+   no saturation), then pairs of those in int32; q's high part (two) is
+   worth 128. */
+BS_INLINE void block_dot(const q8_src *q, int j, const int8_t *xh, const int8_t *xl, int two, __m256i *vh,
+                         __m256i *vl) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i h = _mm256_loadu_si256((const __m256i *)(xh + j)), l = _mm256_loadu_si256((const __m256i *)(xl + j));
+    __m256i lo = q->direct ? planes_q32(q->p + q->n_hi, q->n - q->n_hi, j >> 3)
+                           : _mm256_loadu_si256((const __m256i *)(q->qlo + j));
+    *vh = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, h), ones);
+    *vl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, l), ones);
+    if (two) {
+        __m256i hi = q->direct ? planes_q32(q->p, q->n_hi, j >> 3) : _mm256_loadu_si256((const __m256i *)(q->qhi + j));
+        *vh = _mm256_add_epi32(*vh, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, h), ones), 7));
+        *vl = _mm256_add_epi32(*vl, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, l), ones), 7));
+    }
+}
+
+BS_INLINE int32_t hsum8(__m256i v) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* One token against one row's q: the blocks' integer sums eight at a
+   time, e and f as vectors, their canonical dot in one accumulator (lane
+   k takes blocks b = k mod 8, as dot_f32), the remaining blocks in order. */
+BS_INLINE float q8_row_dot(const q8_src *q, const float *cb, const bs_q8_act *a, int t, int32_t offset, int two) {
+    const __m256i voff = _mm256_set1_epi32(offset);
+    const __m256 low = _mm256_set1_ps(0x1p-8f);
+    int nb = a->nb;
+    const int8_t *xh = a->q + t * a->stride, *xl = a->ql + t * a->stride;
+    const float *d = a->d + t * nb;
+    const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
+    __m256 acc = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        __m256i vh[8], vl[8];
+        for (int k = 0; k < 8; k++) block_dot(q, (b + k) * BS_Q8_BLOCK, xh, xl, two, &vh[k], &vl[k]);
+        __m256i ih = hsum8x8(vh), il = hsum8x8(vl);
+        __m256i eh = _mm256_add_epi32(_mm256_add_epi32(ih, ih), _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(sh + b))));
+        __m256i el = _mm256_add_epi32(_mm256_add_epi32(il, il), _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(sl + b))));
+        __m256 e = _mm256_add_ps(_mm256_cvtepi32_ps(eh), _mm256_mul_ps(_mm256_cvtepi32_ps(el), low));
+        __m256 f = _mm256_mul_ps(_mm256_loadu_ps(cb + b), _mm256_loadu_ps(d + b));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(e, f));
+    }
+    float sum = hsum_canon(acc);
+    for (; b < nb; b++) {
+        __m256i vh, vl;
+        block_dot(q, b * BS_Q8_BLOCK, xh, xl, two, &vh, &vl);
+        float e = (float)(2 * hsum8(vh) + offset * sh[b]) + (float)(2 * hsum8(vl) + offset * sl[b]) * 0x1p-8f;
+        sum += e * (cb[b] * d[b]);
+    }
+    return sum;
+}
+
+/* bs_q8_block_scales with F16C: the row's binary16 scales 8 at a time,
+   each repeated for the group's blocks (exact conversions: same floats). */
+static void q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
+    int nb = l->cols / BS_Q8_BLOCK, per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
+    const uint16_t *sc = l->scales + (int64_t)r * gpr;
+    int ng = (nb + per - 1) / per; /* groups holding whole blocks */
+    for (int g0 = 0; g0 < ng; g0 += 8) {
+        __m128i h;
+        if (g0 + 8 <= gpr) {
+            h = _mm_loadu_si128((const __m128i *)(sc + g0));
+        } else { /* never read past the row's scales */
+            uint16_t t[8] = {0};
+            for (int k = 0; g0 + k < ng; k++) t[k] = sc[g0 + k];
+            h = _mm_loadu_si128((const __m128i *)t);
+        }
+        float c[8];
+        _mm256_storeu_ps(c, _mm256_cvtph_ps(h));
+        if (per == 2 && g0 + 8 <= ng && 2 * g0 + 16 <= nb) { /* the common group of 64 */
+            __m256 lo = _mm256_loadu_ps(c);
+            _mm256_storeu_ps(cb + 2 * g0, _mm256_permutevar8x32_ps(lo, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
+            _mm256_storeu_ps(cb + 2 * g0 + 8, _mm256_permutevar8x32_ps(lo, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
+            continue;
+        }
+        for (int k = 0; k < 8 && g0 + k < ng; k++)
+            for (int b = (g0 + k) * per; b < BS_MIN(nb, (g0 + k + 1) * per); b++) cb[b] = c[k];
+    }
+}
+
+/* kernels_q8.h's rows function. One token (decode): q is built in
+   registers block by block and used at once. Several: q of every whole
+   block into qrow first (32 columns a step, planes combined in byte
+   lanes), then every token against it from L1. */
+static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
+                    uint8_t *qrow) {
+    int n = l->n_blocks, rb = bs_row_bytes(l->cols), stride = a->stride;
+    int n_hi = n > 7 ? n - 7 : 0, two = n_hi > 0;
+    int32_t offset = 1 - (1 << n);
+    float inv = 1.0f;
+    for (int i = 1; i < n; i++) inv *= 0.5f;
+    uint8_t *qlo = qrow, *qhi = qrow + stride;
+    float *cb = (float *)(qrow + 2 * stride);
+    int tail = l->cols % BS_Q8_BLOCK != 0;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *p[MAX_PLANES];
+        for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
+        q8_block_scales(l, r, cb);
+        q8_src direct = {p, n, n_hi, 1, NULL, NULL}, stored = {p, n, n_hi, 0, qlo, qhi};
+        if (n_tok == 1) {
+            float acc = two ? q8_row_dot(&direct, cb, a, 0, offset, 1) : q8_row_dot(&direct, cb, a, 0, offset, 0);
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc * inv) : acc * inv;
+            continue;
+        }
+        for (int j = 0; j < stride; j += BS_Q8_BLOCK) {
+            _mm256_storeu_si256((__m256i *)(qlo + j), planes_q32(p + n_hi, n - n_hi, j >> 3));
+            if (two) _mm256_storeu_si256((__m256i *)(qhi + j), planes_q32(p, n_hi, j >> 3));
+        }
+        for (int t = 0; t < n_tok; t++) {
+            float acc = two ? q8_row_dot(&stored, cb, a, t, offset, 1) : q8_row_dot(&stored, cb, a, t, offset, 0);
+            float yt = acc * inv;
+            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
+        }
+    }
+}
+
+static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                               float *scratch) {
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    else matmul_planes(l, x, y, n_tok, r0, r1, scratch);
+}
+
+/* ---- bench baselines: Q8_0 / Q4_0-like matvec (baseline.h) ------------- */
+
+/* sum w_j x_j of one block as 8 int32 lanes: 8-bit weights as
+   |w| (u8) times x with w's sign; 4-bit as nibbles 0..15 (u8) times x, the
+   -8 offset taken out with the block's sum of x by the caller. */
+BS_INLINE __m256i qmat_block(const uint8_t *qb, const int8_t *x, int bits) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x), p;
+    if (bits == 8) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)qb);
+        p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(xv, w));
+    } else {
+        __m128i b = _mm_loadu_si128((const __m128i *)qb);
+        __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(15));
+        p = _mm256_maddubs_epi16(u, xv);
+    }
+    return _mm256_madd_epi16(p, ones);
+}
+
+BS_INLINE void qmat_rows(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                         int r0, int r1, int bits) {
+    int nb = bs_qmat_blocks(m), bb = bits == 8 ? 32 : 16;
+    const __m256i eight = _mm256_set1_epi32(bits == 8 ? 0 : 8);
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *q = m->q + (int64_t)r * nb * bb;
+        const uint16_t *d = m->d + (int64_t)r * nb;
+        __m256 acc = _mm256_setzero_ps();
+        int b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            __m256i v[8];
+            for (int k = 0; k < 8; k++) v[k] = qmat_block(q + (b + k) * bb, xq + (b + k) * 32, bits);
+            __m256i isum = _mm256_sub_epi32(hsum8x8(v), _mm256_mullo_epi32(eight, _mm256_loadu_si256((const __m256i *)(xs + b))));
+            __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d + b))), _mm256_loadu_ps(xd + b));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), f));
+        }
+        float sum = hsum_canon(acc);
+        for (; b < nb; b++) {
+            int32_t isum = hsum8(qmat_block(q + b * bb, xq + b * 32, bits)) - (bits == 8 ? 0 : 8 * xs[b]);
+            sum += (float)isum * (bs_f16_to_f32(d[b]) * xd[b]);
+        }
+        y[r] = sum;
+    }
+}
+
+void bs_qmat_matvec_avx2(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                         int r0, int r1) {
+    if (m->bits == 8) qmat_rows(m, xq, xd, xs, y, r0, r1, 8);
+    else qmat_rows(m, xq, xd, xs, y, r0, r1, 4);
+}
+
+/* vpmaddubsw + vpaddw pairs, 8 per step into 4 accumulators (written in
+   asm: compilers fold a loop of identical intrinsics), best of 5 timings
+   of 2^20 steps. */
+double bs_int8_peak_gmacs_avx2(void) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, t0, t1, t2, t3;
+    __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(5);
+    double best = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        struct timespec ts0, ts1;
+        clock_gettime(CLOCK_MONOTONIC, &ts0);
+        for (int i = 0; i < (1 << 20); i++)
+            __asm__ volatile("vpmaddubsw %[b], %[a], %[t0]\n\tvpmaddubsw %[b], %[a], %[t1]\n\t"
+                             "vpmaddubsw %[b], %[a], %[t2]\n\tvpmaddubsw %[b], %[a], %[t3]\n\t"
+                             "vpaddw %[t0], %[c0], %[c0]\n\tvpaddw %[t1], %[c1], %[c1]\n\t"
+                             "vpaddw %[t2], %[c2], %[c2]\n\tvpaddw %[t3], %[c3], %[c3]\n\t"
+                             "vpmaddubsw %[b], %[a], %[t0]\n\tvpmaddubsw %[b], %[a], %[t1]\n\t"
+                             "vpmaddubsw %[b], %[a], %[t2]\n\tvpmaddubsw %[b], %[a], %[t3]\n\t"
+                             "vpaddw %[t0], %[c0], %[c0]\n\tvpaddw %[t1], %[c1], %[c1]\n\t"
+                             "vpaddw %[t2], %[c2], %[c2]\n\tvpaddw %[t3], %[c3], %[c3]"
+                             : [c0] "+x"(c0), [c1] "+x"(c1), [c2] "+x"(c2), [c3] "+x"(c3), [t0] "=&x"(t0),
+                               [t1] "=&x"(t1), [t2] "=&x"(t2), [t3] "=&x"(t3)
+                             : [a] "x"(a), [b] "x"(b));
+        clock_gettime(CLOCK_MONOTONIC, &ts1);
+        double dt = (double)(ts1.tv_sec - ts0.tv_sec) + 1e-9 * (double)(ts1.tv_nsec - ts0.tv_nsec);
+        double gmacs = 8.0 * 32.0 * (1 << 20) / dt * 1e-9;
+        if (gmacs > best) best = gmacs;
+    }
+    volatile int sink = _mm256_extract_epi16(_mm256_add_epi16(_mm256_add_epi16(c0, c1), _mm256_add_epi16(c2, c3)), 0);
+    (void)sink;
+    return best;
+}
+
 /* ---- AVD (sign x low rank) --------------------------------------------- */
 
 /* One packed sign row to +-1.0f (bit 1 = +1, MSB first), 8 columns a step. */
@@ -390,7 +623,88 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
+/* ---- AVD, fast mode: sign tables (kernels_lut.h) ----------------------- */
+
+/* u transposed (ut[j][t]) with F16C, 8 columns of one rank per step, and
+   the 16-entry tables of every group of 4 columns, 8 ranks per vector,
+   each lane the reference's operations (signs flipped by xor). */
+static void lut_tables(const bs_linear *l, int block, const float *x, float *ut, float *tab) {
+    int k = l->rank, kp = bs_lut_kp(k), cols = l->cols, ng = (cols + 3) / 4;
+    const uint16_t *b = l->avd[block].b;
+    memset(ut, 0, (size_t)4 * ng * kp * sizeof *ut);
+    for (int t = 0; t < k; t++) {
+        const uint16_t *bt = b + (int64_t)t * cols;
+        int j = 0;
+        for (; j + 8 <= cols; j += 8) {
+            float v[8];
+            _mm256_storeu_ps(v, _mm256_mul_ps(load_w(bt, 1, j), _mm256_loadu_ps(x + j)));
+            for (int c = 0; c < 8; c++) ut[(size_t)(j + c) * kp + t] = v[c];
+        }
+        for (; j < cols; j++) ut[(size_t)j * kp + t] = bs_f16_to_f32(bt[j]) * x[j];
+    }
+    const __m256 neg = _mm256_set1_ps(-0.0f);
+    for (int g = 0; g < ng; g++)
+        for (int t = 0; t < kp; t += 8) {
+            const float *u = ut + (size_t)4 * g * kp + t;
+            __m256 u0 = _mm256_loadu_ps(u), u1 = _mm256_loadu_ps(u + kp), u2 = _mm256_loadu_ps(u + 2 * kp),
+                   u3 = _mm256_loadu_ps(u + 3 * kp);
+            __m256 m0 = _mm256_xor_ps(u0, neg), m1 = _mm256_xor_ps(u1, neg), m2 = _mm256_xor_ps(u2, neg),
+                   m3 = _mm256_xor_ps(u3, neg);
+            __m256 a[4] = {_mm256_add_ps(m0, m1), _mm256_add_ps(m0, u1), _mm256_add_ps(u0, m1), _mm256_add_ps(u0, u1)};
+            __m256 c[4] = {_mm256_add_ps(m2, m3), _mm256_add_ps(m2, u3), _mm256_add_ps(u2, m3), _mm256_add_ps(u2, u3)};
+            float *tg = tab + (size_t)g * 16 * kp + t;
+            for (int n = 0; n < 16; n++) _mm256_storeu_ps(tg + (size_t)n * kp, _mm256_add_ps(a[n >> 2], c[n & 3]));
+        }
+}
+
+/* The nibble of group g in a sign row (column 4g in its top bit). */
+BS_INLINE int nibble(const uint8_t *sg, int g) { return g & 1 ? sg[g >> 1] & 15 : sg[g >> 1] >> 4; }
+
+/* P_m over the groups for V vectors of ranks from t0: four partial sums
+   (g mod 4) per vector, combined as the reference does, into z. */
+BS_INLINE void lut_z(const float *tab, const uint8_t *sg, int ng, int kp, int t0, float *z, int V) {
+    __m256 p[4][2];
+    for (int m = 0; m < 4; m++)
+        for (int v = 0; v < V; v++) p[m][v] = _mm256_setzero_ps();
+    int g = 0;
+    for (; g + 4 <= ng; g += 4)
+        for (int m = 0; m < 4; m++) {
+            const float *e = tab + ((size_t)(g + m) * 16 + nibble(sg, g + m)) * kp + t0;
+            for (int v = 0; v < V; v++) p[m][v] = _mm256_add_ps(p[m][v], _mm256_loadu_ps(e + 8 * v));
+        }
+    for (int m = 0; g < ng; g++, m++) {
+        const float *e = tab + ((size_t)g * 16 + nibble(sg, g)) * kp + t0;
+        for (int v = 0; v < V; v++) p[m][v] = _mm256_add_ps(p[m][v], _mm256_loadu_ps(e + 8 * v));
+    }
+    for (int v = 0; v < V; v++)
+        _mm256_storeu_ps(z + 8 * v, _mm256_add_ps(_mm256_add_ps(p[0][v], p[1][v]), _mm256_add_ps(p[2][v], p[3][v])));
+}
+
+static void lut_rows(const bs_linear *l, int block, const float *tab, float *y, int r0, int r1) {
+    int k = l->rank, kp = bs_lut_kp(k), ng = (l->cols + 3) / 4, rb = bs_row_bytes(l->cols);
+    const bs_avd_block *blk = &l->avd[block];
+    float z[256 + 16];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *sg = blk->signs + (int64_t)r * rb;
+        float acc = y[r];
+        for (int t0 = 0; t0 < kp; t0 += 256) { /* z in slices of at most 256 ranks */
+            int t1 = BS_MIN(kp, t0 + 256), t = t0;
+            for (; t + 16 <= t1; t += 16) lut_z(tab, sg, ng, kp, t, z + (t - t0), 2);
+            for (; t < t1; t += 8) lut_z(tab, sg, ng, kp, t, z + (t - t0), 1);
+            for (t = t0; t < BS_MIN(k, t1); t++) acc += bs_f16_to_f32(blk->a[(int64_t)r * k + t]) * z[t - t0];
+        }
+        y[r] = acc;
+    }
+}
+
+static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                            float *scratch) {
+    if (n_tok < BS_AVD_ROWS_MIN_TOK) bs_lut_avd_matmul(l, x, y, n_tok, r0, r1, scratch, lut_tables, lut_rows);
+    else matmul_avd(l, x, y, n_tok, r0, r1, scratch);
+}
+
 static const bs_kernels avx2_kernels = {
-    "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes}};
+    "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes},
+    {matmul_f32, matmul_f16, matmul_avd_fast, matmul_planes_fast}};
 
 const bs_kernels *bs_kernels_avx2(void) { return &avx2_kernels; }

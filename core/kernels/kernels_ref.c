@@ -1,6 +1,8 @@
 /* kernels_ref.c - scalar reference kernels (see kernels.h for the
    summation-order contract). */
 #include "kernels.h"
+#include "kernels_lut.h"
+#include "kernels_q8.h"
 
 #include "half.h"
 #include "model.h"
@@ -137,8 +139,25 @@ void bs_matmul_avd_ref(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
+/* Fast mode: the int8 path where it applies (kernels_q8.h), else exact. */
+static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                               float *scratch) {
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
+    else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
+}
+
+/* Fast mode, AVD: sign tables for decode (kernels_lut.h), exact for batches. */
+static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                            float *scratch) {
+    if (n_tok < BS_AVD_ROWS_MIN_TOK)
+        bs_lut_avd_matmul(l, x, y, n_tok, r0, r1, scratch, bs_lut_tables_ref, bs_lut_rows_ref);
+    else
+        bs_matmul_avd_ref(l, x, y, n_tok, r0, r1, scratch);
+}
+
 static const bs_kernels ref_kernels = {
-    "scalar", bs_dot_f32_ref, {matmul_f32, matmul_by_rows, bs_matmul_avd_ref, matmul_by_rows}};
+    "scalar", bs_dot_f32_ref, {matmul_f32, matmul_by_rows, bs_matmul_avd_ref, matmul_by_rows},
+    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}};
 
 const bs_kernels *bs_kernels_ref(void) { return &ref_kernels; }
 

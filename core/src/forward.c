@@ -26,8 +26,8 @@ typedef struct lin_job {
 static void lin_task(void *ctx, int task, int thread) {
     const lin_job *j = ctx;
     int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
-    bs_linear_matmul_rows(j->s->k, j->l, j->x, j->y, j->n, r0, r1,
-                          j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
+    bs_linear_kernel(j->s->k, j->s->fast, j->l)(j->l, j->x, j->y, j->n, r0, r1,
+                                                j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
 }
 
 /* y (n, rows) = x (n, cols) W^T; channels kept apart (outliers.c) are
@@ -40,9 +40,9 @@ static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, 
         xk = s->xmask;
     }
     if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
-        bs_linear_matmul(s->k, l, xk, y, n, s->lin_scratch);
+        bs_linear_kernel(s->k, s->fast, l)(l, xk, y, n, 0, rows, s->lin_scratch);
     } else {
-        int chunk = bs_linear_split(rows, nt);
+        int chunk = bs_linear_split_for(l, n, nt);
         lin_job j = {s, l, xk, y, n, chunk};
         bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
     }

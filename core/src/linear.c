@@ -2,11 +2,15 @@
 #include "linear.h"
 
 #include "half.h"
+#include "kernels_lut.h"
+#include "kernels_q8.h"
 
 size_t bs_linear_scratch(const bs_linear *l) {
     switch (l->kind) {
     case BS_LIN_F32: return 0;
-    case BS_LIN_AVD: return (size_t)BS_MAX(l->rank + 1, BS_KERNEL_SCRATCH_ROWS) * l->cols;
+    case BS_LIN_AVD:
+        return BS_MAX((size_t)BS_MAX(l->rank + 1, BS_KERNEL_SCRATCH_ROWS) * l->cols, bs_lut_scratch(l->cols, l->rank));
+    case BS_LIN_PLANES: return BS_MAX((size_t)BS_KERNEL_SCRATCH_ROWS * l->cols, bs_q8_scratch(l->cols));
     default: return (size_t)BS_KERNEL_SCRATCH_ROWS * l->cols;
     }
 }
@@ -30,6 +34,14 @@ void bs_linear_weights_row(const bs_linear *l, int32_t r, float *out) {
     bs_linear_row(l, r, out);
     for (int32_t k = 0; k < l->n_out; k++)
         out[l->out_idx[k]] = bs_f16_to_f32(l->out_val[(int64_t)r * l->n_out + k]);
+}
+
+int32_t bs_linear_split_for(const bs_linear *l, int n_tok, int n_threads) {
+    if (l->kind == BS_LIN_AVD && n_tok < BS_AVD_ROWS_MIN_TOK) { /* fast decode: tables per task */
+        int32_t chunk = (l->rows + n_threads - 1) / n_threads;
+        return (chunk + 7) & ~7;
+    }
+    return bs_linear_split(l->rows, n_threads);
 }
 
 int64_t bs_linear_bytes(const bs_linear *l) {

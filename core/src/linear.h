@@ -5,6 +5,10 @@
 #include "kernels.h"
 #include "model.h"
 
+/* The kernel for l in exact (fast = 0) or fast mode (kernels.h). */
+static inline bs_linear_fn bs_linear_kernel(const bs_kernels *k, int fast, const bs_linear *l) {
+    return (fast ? k->fast : k->matmul)[l->kind];
+}
 /* Floats of scratch bs_linear_matmul needs for l. */
 size_t bs_linear_scratch(const bs_linear *l);
 /* y (n_tok, rows) = x (n_tok, cols) W^T. */
@@ -18,6 +22,10 @@ void bs_linear_matmul_rows(const bs_kernels *k, const bs_linear *l, const float 
    process, takes fewer), each a multiple of 8 rows so the kernels' row
    blocks stay whole. */
 int32_t bs_linear_split(int32_t rows, int n_threads);
+/* The split for l and a batch of n_tok: one task per thread for AVD
+   decode, whose fast kernel builds its tables once per task; else as
+   bs_linear_split. */
+int32_t bs_linear_split_for(const bs_linear *l, int n_tok, int n_threads);
 /* Row r of W (the sum of the attached blocks) into out (cols floats):
    the embedding lookup. scratch as for matmul. */
 void bs_linear_row(const bs_linear *l, int32_t r, float *out);

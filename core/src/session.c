@@ -85,6 +85,7 @@ bs_status bs_session_create(const bs_model *m, const bs_session_options *opts, b
     s->lin_stride = lin;
     s->par_min_work = BS_PAR_MIN_WORK;
     s->k = bs_kernels_best();
+    s->fast = !(opts && opts->exact);
     s->ctx = ctx;
     s->max_batch = batch;
     s->mem_floats = total;

@@ -15,6 +15,7 @@ typedef void (*bs_observe_fn)(void *ctx, int layer, int site, const float *x, in
 struct bs_session {
     const bs_model *m;
     const bs_kernels *k;
+    int fast;            /* kernels' fast mode (not opts.exact)           */
     int32_t ctx;         /* KV cache length (tokens)                      */
     int32_t max_batch;   /* tokens per forward pass                       */
     int32_t pos;         /* tokens in the cache                           */

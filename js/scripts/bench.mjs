@@ -4,6 +4,10 @@
 // side by side do not).
 //
 //   node js/scripts/bench.mjs FILE.bstk [--budget SIZE] [--steps N] [--reps R]
+//                             [--sides native,simd128,scalar] [--prompt TEXT]
+//
+// --sides picks the sides to run (wasm scalar is slow on large models);
+// native must be one of them (the ratios are against it).
 //
 // Each side runs `run FILE --budget SIZE --steps N --temperature 0` R times,
 // interleaved, and keeps its best decode figure (the "decode: ... tok/s"
@@ -25,12 +29,19 @@ if (!file || file.startsWith('--')) {
   process.exit(1);
 }
 const budget = opt('budget', '4bpw'), steps = opt('steps', '200'), reps = Number(opt('reps', '5'));
-const common = ['run', file, '--budget', budget, '--steps', steps, '--temperature', '0'];
-const sides = {
+const prompt = opt('prompt', null), wanted = opt('sides', 'native,simd128,scalar').split(',');
+const common = ['run', file, '--budget', budget, '--steps', steps, '--temperature', '0',
+  ...(prompt ? ['--prompt', prompt] : [])];
+const all = {
   native: [native, common],
   'wasm simd128': [process.execPath, [join(js, 'bin', 'bitstack.mjs'), ...common, '--wasm', 'simd128']],
   'wasm scalar': [process.execPath, [join(js, 'bin', 'bitstack.mjs'), ...common, '--wasm', 'scalar']],
 };
+const sides = Object.fromEntries(Object.entries(all).filter(([name]) => wanted.includes(name.replace('wasm ', ''))));
+if (!sides.native) {
+  console.error('bench.mjs: --sides must include native');
+  process.exit(1);
+}
 const best = {}, texts = {};
 for (let r = 0; r < reps; r++) {
   for (const [name, [cmd, a]] of Object.entries(sides)) {
@@ -46,5 +57,7 @@ console.log(`file ${file}, budget ${budget}, ${steps} tokens, best of ${reps}; o
 for (const [name, v] of Object.entries(best)) {
   console.log(`${name.padEnd(13)} ${v.toFixed(1).padStart(8)} tok/s  ${(v / best.native).toFixed(2)}x native`);
 }
-console.log(`simd128 / scalar: ${(best['wasm simd128'] / best['wasm scalar']).toFixed(2)}x`);
+if (best['wasm simd128'] && best['wasm scalar']) {
+  console.log(`simd128 / scalar: ${(best['wasm simd128'] / best['wasm scalar']).toFixed(2)}x`);
+}
 if (!same) process.exit(2);
