@@ -469,20 +469,32 @@ export class RangeLoader {
         await this.#storePut(unit.index, data);
         return { data, store: false };
       }
+      this.prefetch = null; // wrong bytes in the head's response: fetch the unit again
     }
     return null;
+  }
+
+  /** The bytes from `start` on that the head's response already holds (empty if none). */
+  #prefetchTail(start) {
+    const p = this.prefetch;
+    if (!p || start < p.start || start >= p.start + p.bytes.length) return new Uint8Array(0);
+    return p.bytes.subarray(start - p.start);
   }
 
   /** Streams units[i, j) with one request; a full body (no Range) goes on through every later unit. */
   async *#fetchBatch(units, i, j, lookup, signal) {
     const start = units[i].start;
-    let source;
+    let source, held = new Uint8Array(0);
     if (this.stream && this.stream.pos <= start) {
       source = this.stream; // continue the full-body response
     } else {
-      const r = await this.#request(start, units[j - 1].end, signal);
+      // the head's response may hold the beginning of this unit: ask only for the rest,
+      // so that no byte of the file is fetched twice
+      held = this.#prefetchTail(start);
+      const r = await this.#request(start + held.length, units[j - 1].end, signal);
       const it = r.body[Symbol.asyncIterator]();
-      source = { it, pos: r.start, leftover: null };
+      if (!r.ranged) held = new Uint8Array(0);
+      source = held.length ? { it, pos: start, leftover: held } : { it, pos: r.start, leftover: null };
       this.stream = r.ranged ? null : source; // a full body serves every later unit too
     }
     const full = source === this.stream;
@@ -497,8 +509,9 @@ export class RangeLoader {
           yield cached.data;
           continue;
         }
-        this.stats.bytes += data.length;
+        this.stats.bytes += k === i ? data.length - held.length : data.length;
         if (!verify(u, data)) {
+          if (k === i && held.length) this.prefetch = null; // the fault may lie in the head's bytes
           throw new BitstackError('BS_ERR_CHECKSUM',
             `${this.transport.name}: checksum mismatch in ${u.index < 0 ? 'the resident section' : `block ${u.index}`}`);
         }
