@@ -13,7 +13,7 @@ head -c 397000 $T >$W/eval.txt
 tail -c +397001 $T >$W/calib.txt
 B=build/bitstack
 C=(--tokenizer $S/tok512.bin --calib $W/calib.txt --sort exact --sort-windows 16 --embeddings f16)
-$B compress $S/stories260K.bin $W/planes.bstk "${C[@]}" --method planes --order byte --sort-windows 32
+$B compress $S/stories260K.bin $W/planes.bstk "${C[@]}" --method planes --order byte --sort-windows 64
 $B compress $S/stories260K.bin $W/planes_level.bstk "${C[@]}" --method planes --order level
 $B compress $S/stories260K.bin $W/avd.bstk "${C[@]}" --method avd --order level
 $B compress $S/stories260K.bin $W/avd_byte.bstk "${C[@]}" --method avd --order byte

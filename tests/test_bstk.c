@@ -44,7 +44,7 @@ static bs_model *load_float(void) {
 }
 
 /* Compresses stories260K with small, fast settings. */
-static bs_status compress_to(const char *out, bs_method method, bs_order_kind order) {
+static bs_status compress_to(const char *out, bs_method method, bs_order_kind order, int32_t scale_bits) {
     bs_model *m = load_float();
     if (!m) return BS_ERR_IO;
     const char *text = "Once upon a time, there was a little girl named Lily. She loved to play outside. "
@@ -60,6 +60,7 @@ static bs_status compress_to(const char *out, bs_method method, bs_order_kind or
     bs_compress_params p = bs_compress_default_params();
     p.method = method;
     p.order = order;
+    p.scale_bits = scale_bits;
     p.sort = BS_SORT_EXACT;
     p.blocks = method == BS_METHOD_AVD ? 3 : 4;
     p.calib_windows = 2;
@@ -92,8 +93,8 @@ static int run_tokens(bs_model *m, int32_t *out, int n) {
 }
 
 static void test_deterministic(void) {
-    CHECK_OK(compress_to(tmp_path("a.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL));
-    CHECK_OK(compress_to(tmp_path("b.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL));
+    CHECK_OK(compress_to(tmp_path("a.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL, 0));
+    CHECK_OK(compress_to(tmp_path("b.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL, 0));
     size_t na = 0, nb = 0;
     unsigned char *a = slurp(tmp_path("a.bstk"), &na), *b = slurp(tmp_path("b.bstk"), &nb);
     CHECK(a && b && na == nb && na > 0 && memcmp(a, b, na) == 0);
@@ -181,7 +182,7 @@ static void test_corruption(const char *file) {
     spit(tmp_path("bad.bstk"), bytes, n);
     bs_model *m = NULL;
     CHECK_STATUS(bs_model_load(tmp_path("bad.bstk"), NULL, &m), BS_ERR_VERSION);
-    CHECK(strstr(bs_last_error(), "version 2.1") != NULL);
+    CHECK(strstr(bs_last_error(), "version 2.2") != NULL);
     bytes[8] = 1;
     bytes[4] = 'X';
     spit(tmp_path("bad.bstk"), bytes, n);
@@ -297,10 +298,14 @@ int main(void) {
     test_prefixes(avd);
     test_corruption(avd);
     test_grow_shrink(avd);
-    CHECK_OK(compress_to(planes, BS_METHOD_PLANES, BS_ORDER_BYTE));
-    test_prefixes(planes);
-    test_corruption(planes);
-    test_grow_shrink(planes);
+    /* bit planes with each kind of stored scale (stories260K's matrices are
+       narrow: auto picks binary16; 8 forces the 8-bit codes) */
+    for (int32_t bits = 16; bits >= 8; bits -= 8) {
+        CHECK_OK(compress_to(planes, BS_METHOD_PLANES, BS_ORDER_BYTE, bits));
+        test_prefixes(planes);
+        test_corruption(planes);
+        test_grow_shrink(planes);
+    }
     RUN(test_float_model);
     remove(avd);
     remove(planes);

@@ -5,6 +5,7 @@
 #include "decompose.h"
 #include "half.h"
 #include "linear.h"
+#include "scales.h"
 #include "stories260k.h"
 #include "test.h"
 
@@ -532,6 +533,39 @@ static void test_rtn(void) {
     CHECK(bs_rtn_bpw(3, 128, 0) == 3.125 && bs_rtn_bpw(2, 64, 1) == 2.5);
 }
 
+/* 8-bit scale codes (scales.h): the reference is the row's largest scale,
+   every decoded scale covers its group (>= the exact one) and is the
+   smallest code that does, scales far below the reference take the floor,
+   and decoding the stored codes gives what the encoder handed back. */
+static void test_scale_codes(void) {
+    enum { ROWS = 3, GPR = 40 };
+    uint16_t s[ROWS * GPR], exact[ROWS * GPR], ref[ROWS], back[ROWS * GPR];
+    uint8_t codes[ROWS * GPR];
+    uint32_t seed = 7;
+    for (int i = 0; i < ROWS * GPR; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        s[i] = (uint16_t)(0x1000 + (seed >> 8) % 0x5000); /* 2^-12 .. ~2^8 */
+    }
+    s[5] = 0x7bff;               /* row 0: the largest binary16 */
+    s[GPR + 3] = 0x0001;         /* row 1: a subnormal scale    */
+    for (int g = 0; g < GPR; g++) s[2 * GPR + g] = 0x3c00; /* row 2: all equal */
+    memcpy(exact, s, sizeof s);
+    bs_scales_encode(s, ROWS, GPR, ref, codes);
+    CHECK(ref[0] == 0x7bff && ref[2] == 0x3c00);
+    CHECK(codes[2 * GPR] == 255 && s[2 * GPR] == 0x3c00);
+    for (int r = 0; r < ROWS; r++)
+        for (int g = 0; g < GPR; g++) {
+            int i = r * GPR + g;
+            CHECK(s[i] >= exact[i]);
+            CHECK(s[i] == bs_scale_decode(ref[r], codes[i]));
+            if (codes[i] > 0) CHECK(bs_scale_decode(ref[r], (uint8_t)(codes[i] - 1)) < exact[i]);
+            else CHECK(s[i] == BS_MAX((int)BS_SCALE_MIN, ref[r] - 255 * BS_SCALE_STEP));
+        }
+    CHECK(codes[GPR + 3] == 0 && s[GPR + 3] >= BS_SCALE_MIN);
+    bs_scales_decode(ref, codes, ROWS, GPR, back);
+    CHECK(memcmp(back, s, sizeof s) == 0);
+}
+
 int main(void) {
     if (st_load(test_path(BS_SHARED_DIR, "models/stories260K/stories260K.bin"), &g_model) != 0) {
         fprintf(stderr, "cannot read stories260K.bin\n");
@@ -542,6 +576,7 @@ int main(void) {
     RUN(test_avd_runtime);
     RUN(test_planes);
     RUN(test_rtn);
+    RUN(test_scale_codes);
     free(g_model.data);
     return test_summary();
 }

@@ -25,7 +25,8 @@ int cmd_compress(int argc, char **argv) {
         {"method", ARG_STR, &method, "M", "block type: planes (bit planes) or avd (the paper's) (default planes)", 0, 0},
         {"rank", ARG_INT, &p.rank, "K", "AVD rank; 0 = from each matrix's shape (default 0)", 0, 4096},
         {"blocks", ARG_INT, &blocks, "N", "blocks per matrix (default 16 for avd, 8 for planes)", 1, 64},
-        {"group", ARG_INT, &p.group, "G", "planes: weights per scale (default 64)", 1, 65536},
+        {"group", ARG_INT, &p.group, "G", "planes: weights per scale; 0 = auto: 32 with 8-bit scales, else 64 (default 0)", 0, 65536},
+        {"scale-bits", ARG_INT, &p.scale_bits, "B", "planes: bits per stored scale: 16 (binary16 per group) or 8 (an 8-bit code per group against a binary16 per row); 0 = auto: 8 for matrices of 256 or more columns, else 16 (default 0)", 0, 16},
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
         {"outliers", ARG_INT, &p.outliers, "N", "planes: keep at most N input channels per matrix apart in binary16, those whose calibration RMS exceeds --outlier-ratio x the median channel's; 0 = none (default 8)", 0, 4096},
         {"outlier-ratio", ARG_FLOAT, &outlier_ratio, "R", "see --outliers (default 4)", 1, 1e6},
@@ -55,6 +56,8 @@ int cmd_compress(int argc, char **argv) {
         fprintf(stderr, "bitstack: compress needs --calib TEXT\n");
         return EXIT_USAGE;
     }
+    if (p.scale_bits != 0 && p.scale_bits != 8 && p.scale_bits != 16)
+        return fprintf(stderr, "bitstack: --scale-bits %d: expects 0, 8 or 16\n", p.scale_bits), EXIT_USAGE;
     if (strcmp(method, "avd") == 0) p.method = BS_METHOD_AVD;
     else if (strcmp(method, "planes") == 0) p.method = BS_METHOD_PLANES;
     else return fprintf(stderr, "bitstack: --method %s: expects avd or planes\n", method), EXIT_USAGE;

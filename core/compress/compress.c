@@ -6,6 +6,7 @@
 #include "decompose.h"
 #include "half.h"
 #include "linear.h"
+#include "scales.h"
 #include "validate.h"
 
 #include <math.h>
@@ -20,7 +21,8 @@ bs_compress_params bs_compress_default_params(void) {
     memset(&p, 0, sizeof p);
     p.method = BS_METHOD_PLANES;
     p.blocks = 8;
-    p.group = 64;
+    p.group = 0;      /* auto: see init_matrix */
+    p.scale_bits = 0; /* auto */
     p.scaling = 1;
     p.scaling_power = 1.0;
     p.outliers = 8;
@@ -94,7 +96,14 @@ static bs_status init_matrix(cm_job *j, cm_matrix *x, bs_linear *lin, int32_t ro
     x->rank = p->method != BS_METHOD_AVD ? 0
               : p->rank                  ? BS_MIN(p->rank, BS_MIN(lin->rows, lin->cols))
                                          : bs_auto_rank(lin->rows, lin->cols);
-    x->group = p->method == BS_METHOD_PLANES ? BS_MIN(p->group, lin->cols) : 0;
+    /* planes, auto: 8-bit scale codes in groups of 32 cost what binary16
+       scales in groups of 64 do once the per-row reference is amortized
+       (cols >= 256), and measure better at every level there (docs/RESULTS.md);
+       narrower matrices keep binary16 in groups of 64. */
+    int32_t bits = p->scale_bits ? p->scale_bits : lin->cols >= 256 ? 8 : 16;
+    int32_t group = p->group ? p->group : bits == 8 ? 32 : 64;
+    x->group = p->method == BS_METHOD_PLANES ? BS_MIN(group, lin->cols) : 0;
+    x->scale_code = p->method == BS_METHOD_PLANES && bits == 8 ? BSTK_SCALES_CODE8 : BSTK_SCALES_F16;
     x->n_levels = p->blocks;
     x->act = act;
     x->seed = p->seed * 0x9E3779B97F4A7C15ull + index * 0xD1B54A32D192ED03ull;
@@ -135,8 +144,17 @@ static void free_matrices(cm_job *j) {
         free(j->mats[i].size);
         free(j->mats[i].err);
         free(j->mats[i].out_idx);
+        free(j->mats[i].scales);
     }
     free(j->mats);
+}
+
+/* Bytes of a planes level-0 payload before plane 0 (FORMAT.md 5). */
+static uint64_t planes_head_size(const cm_matrix *x) {
+    bstk_tensor t = {0};
+    t.kind = BS_LIN_PLANES, t.rows = (uint32_t)x->lin->rows, t.rank = x->scale_code;
+    uint64_t rows = (uint64_t)x->lin->rows, k = (uint64_t)x->n_out;
+    return 4 * k + 2 * rows * k + bstk_scales_size(&t, (uint64_t)bs_groups_per_row(x->lin->cols, x->group));
 }
 
 /* A view of matrix x's first `level` payloads as a runtime bs_linear;
@@ -156,8 +174,8 @@ static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, cons
         v.n_out = x->n_out;
         v.out_idx = (const uint32_t *)x->payload[0];
         v.out_val = (const uint16_t *)(v.out_idx + x->n_out);
-        v.scales = v.out_val + (size_t)l->rows * x->n_out;
-        planes[0] = (const uint8_t *)(v.scales + (size_t)l->rows * bs_groups_per_row(l->cols, x->group));
+        v.scales = x->scales; /* as the runtime decodes them */
+        planes[0] = x->payload[0] + planes_head_size(x);
     }
     return v;
 }
@@ -202,9 +220,9 @@ static bs_status decompose_avd(cm_matrix *x, float *R) {
    scales, then every plane decided exactly from what remains of W. */
 static bs_status decompose_planes(cm_matrix *x, float *R) {
     const bs_linear *l = x->lin;
-    uint64_t rows = (uint64_t)l->rows, k = (uint64_t)x->n_out;
-    uint64_t head = 4 * k + 2 * rows * k + 2 * rows * bs_groups_per_row(l->cols, x->group);
+    uint64_t rows = (uint64_t)l->rows, k = (uint64_t)x->n_out, head = planes_head_size(x);
     uint64_t signs = rows * bs_row_bytes(l->cols);
+    int32_t gpr = bs_groups_per_row(l->cols, x->group);
     uint8_t *planes[BS_PLANES_MAX];
     for (int32_t b = 0; b < x->n_levels; b++) {
         uint8_t *p = alloc_level(x, b, (b == 0 ? head : 0) + signs);
@@ -212,7 +230,8 @@ static bs_status decompose_planes(cm_matrix *x, float *R) {
         planes[b] = p + (b == 0 ? head : 0);
     }
     uint32_t *idx = (uint32_t *)x->payload[0];
-    uint16_t *val = (uint16_t *)(idx + k), *scales = val + rows * k;
+    uint16_t *val = (uint16_t *)(idx + k), *stored = val + rows * k;
+    if (!(x->scales = bs_malloc((size_t)rows * gpr, sizeof *x->scales))) return BS_ERR_NOMEM;
     memcpy(R, l->w, (size_t)rows * l->cols * sizeof(float));
     if (k) memcpy(idx, x->out_idx, (size_t)k * sizeof *idx); /* out_idx is NULL when k == 0 */
     for (uint64_t r = 0; r < rows; r++)
@@ -221,8 +240,12 @@ static bs_status decompose_planes(cm_matrix *x, float *R) {
             val[r * k + t] = bs_f32_to_f16(*w);
             *w = 0.0f;
         }
-    BS_TRY(bs_planes_scales(R, l->rows, l->cols, x->group, scales));
-    return bs_planes_encode(R, l->rows, l->cols, x->group, scales, x->n_levels, planes, NULL);
+    BS_TRY(bs_planes_scales(R, l->rows, l->cols, x->group, x->scales));
+    if (x->scale_code == BSTK_SCALES_CODE8) /* codes; the planes follow the decoded scales */
+        bs_scales_encode(x->scales, l->rows, gpr, stored, (uint8_t *)(stored + rows));
+    else
+        memcpy(stored, x->scales, (size_t)rows * gpr * sizeof *stored);
+    return bs_planes_encode(R, l->rows, l->cols, x->group, x->scales, x->n_levels, planes, NULL);
 }
 
 /* Decomposes one matrix into its levels (FORMAT.md payloads) and measures
@@ -343,7 +366,8 @@ static void plan_stacked(file_plan *f, const cm_matrix *x, uint32_t *tensor_of_m
     uint32_t t = f->n_tensors++;
     *tensor_of_mat = t;
     f->tensors[t] = (bstk_tensor){(uint16_t)x->role,      (uint16_t)x->layer,      (uint8_t)x->kind,
-                                  (uint32_t)x->lin->rows, (uint32_t)x->lin->cols,  (uint32_t)x->rank,
+                                  (uint32_t)x->lin->rows, (uint32_t)x->lin->cols,
+                                  x->kind == BS_LIN_PLANES ? x->scale_code : (uint32_t)x->rank,
                                   (uint32_t)x->group,     (uint32_t)x->n_levels,   (uint32_t)x->n_out};
     f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
 }
@@ -401,6 +425,7 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
         bstk_meta_u32(b, "compress.rank", (uint32_t)p->rank);
     } else {
         bstk_meta_u32(b, "compress.group", (uint32_t)p->group);
+        bstk_meta_u32(b, "compress.scale_bits", (uint32_t)p->scale_bits);
         bstk_meta_u32(b, "compress.outliers", (uint32_t)p->outliers);
         bstk_meta_f32(b, "compress.outlier_ratio", (float)p->outlier_ratio);
     }
@@ -453,7 +478,9 @@ static bs_status check_params(const bs_model *m, const bs_compress_params *p, in
     if (p->blocks < 1 || p->blocks > max_levels)
         return bs_fail(BS_ERR_INVALID_ARG, "compress: %d blocks per matrix (1..%d for this method)", p->blocks,
                        max_levels);
-    if (p->rank < 0 || p->rank > 4096 || p->group < 1 || p->group > 65536 || p->ctx < 2 || p->ctx > m->cfg.seq_len ||
+    if (p->scale_bits != 0 && p->scale_bits != 8 && p->scale_bits != 16)
+        return bs_fail(BS_ERR_INVALID_ARG, "compress: scales of %d bits (8 or 16)", p->scale_bits);
+    if (p->rank < 0 || p->rank > 4096 || p->group < 0 || p->group > 65536 || p->ctx < 2 || p->ctx > m->cfg.seq_len ||
         p->calib_windows < 1 || p->sort_windows < 1 || p->curve_windows < 1)
         return bs_fail(BS_ERR_INVALID_ARG, "compress: rank %d, group %d, ctx %d (model context %d), windows %d+%d",
                        p->rank, p->group, p->ctx, m->cfg.seq_len, p->calib_windows, p->sort_windows);

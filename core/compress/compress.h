@@ -26,7 +26,11 @@ typedef struct bs_compress_params {
     bs_method method;
     int32_t rank;           /* AVD rank; 0: chosen from each shape      */
     int32_t blocks;         /* levels per matrix (AVD niter / planes)   */
-    int32_t group;          /* planes: weights per scale                */
+    int32_t group;          /* planes: weights per scale; 0: auto       */
+    int32_t scale_bits;     /* planes: 16 (binary16 per group) or 8 (8-bit
+                               codes against a per-row reference, scales.h);
+                               0: auto (8 in groups of 32 for matrices of
+                               256 columns or more, else 16 in groups of 64) */
     int32_t scaling;        /* fold activation-aware scales (BITSTACK 2) */
     double scaling_power;   /* s_j^power is folded (1: BITSTACK 2)      */
     int32_t outliers;       /* planes: at most this many input channels

@@ -11,6 +11,8 @@ typedef struct cm_matrix {
     int32_t role, layer;   /* FORMAT.md tensor role                           */
     bs_lin_kind kind;      /* AVD or PLANES                                   */
     int32_t rank, group;
+    uint32_t scale_code;   /* planes: BSTK_SCALES_F16 or BSTK_SCALES_CODE8    */
+    uint16_t *scales;      /* planes: (rows, groups) binary16 as decoded      */
     int32_t n_levels;
     uint8_t **payload;     /* (n_levels) FORMAT.md payloads                    */
     uint64_t *size;        /* (n_levels) their sizes                          */

@@ -9,6 +9,7 @@
 #include "bstk.h"
 
 #include "crc32c.h"
+#include "scales.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ uint64_t bstk_payload_size(const bstk_tensor *t, uint32_t level) {
     case BS_LIN_F16: return level == 0 ? 2 * rows * cols : 0;
     case BS_LIN_AVD: return 2 * (uint64_t)t->rank * (rows + cols) + signs;
     case BS_LIN_PLANES:
-        return (level == 0 ? 2 * rows * (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group) +
+        return (level == 0 ? bstk_scales_size(t, (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group)) +
                                  (4 + 2 * rows) * (uint64_t)t->outliers
                            : 0) +
                signs;
@@ -261,6 +262,8 @@ static bs_status check_tensor(const bs_config *c, const bstk_tensor *t, uint32_t
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u has rank %u", i, t->rank);
     if (t->kind == BS_LIN_PLANES && (t->group < 1 || t->group > t->cols || t->n_levels > 12))
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u has group %u / %u planes", i, t->group, t->n_levels);
+    if (t->kind == BS_LIN_PLANES && t->rank != BSTK_SCALES_F16 && t->rank != BSTK_SCALES_CODE8)
+        return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u has scale code %u", i, t->rank);
     if (t->outliers > (t->kind == BS_LIN_PLANES ? t->cols : 0))
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u keeps %u input channels apart", i, t->outliers);
     return BS_OK;
@@ -291,7 +294,7 @@ static bs_status wire_tensors(bs_model *m, bs_stack *s, const uint8_t *buf) {
         l->rows = (int32_t)t->rows;
         l->cols = (int32_t)t->cols;
         l->kind = (bs_lin_kind)t->kind;
-        l->rank = (int32_t)t->rank;
+        l->rank = t->kind == BS_LIN_AVD ? (int32_t)t->rank : 0;
         l->group = (int32_t)t->group;
         l->max_blocks = (int32_t)t->n_levels;
         if (t->kind == BS_LIN_AVD && !(l->avd = bs_calloc(t->n_levels, sizeof *l->avd))) st = BS_ERR_NOMEM;
@@ -369,6 +372,21 @@ static bs_status available_entries(const bs_stack *s, uint64_t size, uint32_t *n
 
 /* ---- payloads: attach and detach --------------------------------------------- */
 
+/* Bytes that entry i needs in memory beyond its payload: the decoded scales
+   of a PLANES level 0 stored as 8-bit codes (the kernels read binary16). */
+static uint64_t decoded_size(const bs_stack *s, uint32_t i) {
+    const bstk_entry *e = &s->entries[i];
+    const bstk_tensor *t = &s->tensors[e->tensor];
+    if (e->level != 0 || bstk_scale_code(t) != BSTK_SCALES_CODE8) return 0;
+    return 2 * (uint64_t)t->rows * (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group);
+}
+
+/* A buffer for entry i: its payload, then (64-aligned) what decoded_size says. */
+static void *payload_alloc(const bs_stack *s, uint32_t i) {
+    uint64_t n = bstk_align(s->entries[i].size) + bstk_align(decoded_size(s, i));
+    return aligned_alloc(BSTK_ALIGN, (size_t)(n ? n : BSTK_ALIGN));
+}
+
 static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
     const bstk_entry *e = &s->entries[i];
     const bstk_tensor *t = &s->tensors[e->tensor];
@@ -395,11 +413,19 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
     }
     case BS_LIN_PLANES:
         if (e->level == 0) { /* FORMAT.md 5: channels kept apart, scales, plane 0 */
+            int32_t gpr = bs_groups_per_row(l->cols, l->group);
             l->n_out = (int32_t)t->outliers;
             l->out_idx = data;
             l->out_val = (const uint16_t *)(l->out_idx + t->outliers);
-            l->scales = l->out_val + (size_t)t->rows * t->outliers;
-            l->planes[0] = (const uint8_t *)(l->scales + (size_t)t->rows * bs_groups_per_row(l->cols, l->group));
+            const uint16_t *scales = l->out_val + (size_t)t->rows * t->outliers;
+            l->planes[0] = (const uint8_t *)scales + bstk_scales_size(t, (uint64_t)gpr);
+            if (bstk_scale_code(t) == BSTK_SCALES_CODE8) { /* decoded once, after the payload */
+                uint16_t *out = (uint16_t *)((uint8_t *)data + bstk_align(e->size));
+                bs_scales_decode(scales, (const uint8_t *)(scales + t->rows), l->rows, gpr, out);
+                scales = out;
+                s->decoded_bytes += (int64_t)decoded_size(s, i);
+            }
+            l->scales = scales;
         } else {
             l->planes[e->level] = data;
         }
@@ -414,6 +440,7 @@ static void detach_last(bs_model *m, bs_stack *s) {
     bs_linear *l = tensor_linear(m, &s->tensors[e->tensor]);
     if (l) l->n_blocks = (int32_t)e->level;
     s->loaded_bytes -= (int64_t)e->size;
+    s->decoded_bytes -= (int64_t)decoded_size(s, i);
     free(s->payload[i]);
     s->payload[i] = NULL;
 }
@@ -431,6 +458,14 @@ static bs_status check_content(const bs_stack *s, uint32_t i, const void *data) 
             return bs_fail(BS_ERR_FORMAT, ".bstk: entry %u (tensor %u): channel kept apart %u is out of order or range",
                            i, e->tensor, c);
     }
+    if (bstk_scale_code(t) != BSTK_SCALES_CODE8) return BS_OK;
+    const uint8_t *ref = p + (4 + 2 * (size_t)t->rows) * t->outliers;
+    for (uint32_t r = 0; r < t->rows; r++) {
+        uint16_t h = r16(ref + 2 * (size_t)r);
+        if (h < BS_SCALE_MIN || h > BS_SCALE_MAX)
+            return bs_fail(BS_ERR_FORMAT, ".bstk: entry %u (tensor %u): row %u has scale reference 0x%04x", i,
+                           e->tensor, r, h);
+    }
     return BS_OK;
 }
 
@@ -444,7 +479,7 @@ static bs_status attach_bytes(bs_model *m, bs_stack *s, uint32_t i, const void *
         return bs_fail(BS_ERR_CHECKSUM, ".bstk: checksum mismatch in entry %u (tensor %u level %u)", i,
                        e->tensor, e->level);
     BS_TRY(check_content(s, i, src));
-    void *buf = aligned_alloc(BSTK_ALIGN, (size_t)bstk_align(n ? n : 1));
+    void *buf = payload_alloc(s, i);
     if (!buf) return bs_fail(BS_ERR_NOMEM, "out of memory for a %zu-byte block", n);
     memcpy(buf, src, n);
     attach(m, s, i, buf);
@@ -455,7 +490,7 @@ static bs_status attach_bytes(bs_model *m, bs_stack *s, uint32_t i, const void *
 /* Reads entry i from the stack's reader and attaches it. */
 static bs_status load_entry(bs_model *m, bs_stack *s, uint32_t i) {
     const bstk_entry *e = &s->entries[i];
-    void *buf = aligned_alloc(BSTK_ALIGN, (size_t)bstk_align(e->size ? e->size : 1));
+    void *buf = payload_alloc(s, i);
     if (!buf) return bs_fail(BS_ERR_NOMEM, "out of memory for a %llu-byte block", (unsigned long long)e->size);
     bs_status st = bs_reader_read(&s->reader, e->offset, buf, (size_t)e->size);
     if (st == BS_OK && bs_crc32c(0, buf, (size_t)e->size) != e->crc)

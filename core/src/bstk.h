@@ -9,7 +9,7 @@
 
 #define BSTK_MAGIC "BSTK\r\n\x1a\n"
 #define BSTK_VERSION_MAJOR 1
-#define BSTK_VERSION_MINOR 1
+#define BSTK_VERSION_MINOR 2
 #define BSTK_HEADER_SIZE 96
 #define BSTK_TENSOR_SIZE 32
 #define BSTK_ENTRY_SIZE 32
@@ -39,9 +39,21 @@ typedef struct bstk_header {
 typedef struct bstk_tensor {
     uint16_t role, layer;
     uint8_t kind;          /* bs_lin_kind                                 */
-    uint32_t rows, cols, rank, group, n_levels;
+    uint32_t rows, cols;
+    uint32_t rank;         /* AVD: rank; PLANES: scale code (bstk_scale_code) */
+    uint32_t group, n_levels;
     uint32_t outliers;     /* PLANES: input channels kept apart           */
 } bstk_tensor;
+
+/* PLANES scales (FORMAT.md 3, 5): 0 = a binary16 per group; 8 = a binary16
+   reference per row and an 8-bit code per group (scales.h). */
+#define BSTK_SCALES_F16 0u
+#define BSTK_SCALES_CODE8 8u
+static inline uint32_t bstk_scale_code(const bstk_tensor *t) { return t->kind == BS_LIN_PLANES ? t->rank : 0; }
+/* Bytes of a PLANES level-0 payload's scales, as stored. */
+static inline uint64_t bstk_scales_size(const bstk_tensor *t, uint64_t groups) {
+    return bstk_scale_code(t) == BSTK_SCALES_CODE8 ? 2 * (uint64_t)t->rows + t->rows * groups : 2 * t->rows * groups;
+}
 
 typedef struct bstk_entry {
     uint32_t tensor, level;
@@ -71,6 +83,7 @@ typedef struct bs_stack {
     uint32_t n_loaded;     /* entries attached: n_resident + blocks       */
     int64_t resident_bytes;/* payload bytes of the resident section       */
     int64_t loaded_bytes;  /* payload bytes attached                      */
+    int64_t decoded_bytes; /* memory beyond them: decoded 8-bit scales    */
     int64_t stacked_params;/* weights of the stacked (compressed) tensors */
     int64_t stacked_resident_bytes; /* resident bytes of stacked tensors  */
     uint8_t *head;         /* metadata bytes (kept: strings point here)   */

@@ -15,6 +15,8 @@ import { BitstackError } from './errors.js';
 export const MAGIC = Uint8Array.of(0x42, 0x53, 0x54, 0x4b, 0x0d, 0x0a, 0x1a, 0x0a);
 export const HEADER_SIZE = 96;
 export const VERSION_MAJOR = 1;
+/** PLANES scale code of 8-bit scales (.bstk 1.2). */
+const SCALES_CODE8 = 8;
 const TENSOR_SIZE = 32;
 const ENTRY_SIZE = 32;
 const ALIGN = 64;
@@ -260,6 +262,13 @@ function roleShape(c, role) {
   return shapes[role];
 }
 
+/** Stored bytes of a PLANES tensor's scales (FORMAT.md 3, 5): `rank` holds the scale code,
+ * 0 = a binary16 per group, 8 = a binary16 reference per row and an 8-bit code per group. */
+function scalesSize(t) {
+  const groups = Math.ceil(t.cols / t.group);
+  return t.rank === SCALES_CODE8 ? 2 * t.rows + t.rows * groups : 2 * t.rows * groups;
+}
+
 /** Exact payload bytes of (tensor, level) per FORMAT.md 5; 0 if impossible. */
 export function payloadSize(t, level) {
   const signs = t.rows * Math.ceil(t.cols / 8);
@@ -268,7 +277,7 @@ export function payloadSize(t, level) {
     case KIND.F16: return level === 0 ? 2 * t.rows * t.cols : 0;
     case KIND.AVD: return 2 * t.rank * (t.rows + t.cols) + signs;
     case KIND.PLANES:
-      return (level === 0 ? 2 * t.rows * Math.ceil(t.cols / t.group) + (4 + 2 * t.rows) * t.outliers : 0) + signs;
+      return (level === 0 ? scalesSize(t) + (4 + 2 * t.rows) * t.outliers : 0) + signs;
     default: return 0;
   }
 }
@@ -301,6 +310,9 @@ function readTensors(bytes, h, c) {
     if (t.kind === KIND.AVD && (t.rank < 1 || t.rank > Math.min(t.rows, t.cols))) throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} has rank ${t.rank}`);
     if (t.kind === KIND.PLANES && (t.group < 1 || t.group > t.cols || t.nLevels > 12)) {
       throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} has group ${t.group} / ${t.nLevels} planes`);
+    }
+    if (t.kind === KIND.PLANES && t.rank !== 0 && t.rank !== SCALES_CODE8) {
+      throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} has scale code ${t.rank}`);
     }
     if (t.outliers > (t.kind === KIND.PLANES ? t.cols : 0)) {
       throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} keeps ${t.outliers} input channels apart`);

@@ -30,8 +30,8 @@ export function wasmMissing() {
 }
 
 /**
- * The .bstk fixtures, made once per native binary: a bit-plane stack and an
- * AVD one of stories260K. Returns {planes, avd} paths.
+ * The .bstk fixtures, made once per native binary: a bit-plane stack (8-bit
+ * scale codes) and an AVD one of stories260K. Returns {planes, avd} paths.
  */
 export function fixtures() {
   const st = statSync(NATIVE);
@@ -42,7 +42,10 @@ export function fixtures() {
   mkdirSync(work, { recursive: true });
   const common = [join(MODEL, 'stories260K.bin'), null, '--tokenizer', join(MODEL, 'tok512.bin'),
     '--calib', join(MODEL, 'calib.txt'), '--sort', 'fast'];
-  for (const [name, extra] of [['planes', ['--method', 'planes']], ['avd', ['--method', 'avd', '--blocks', '6']]]) {
+  // the planes fixture stores 8-bit scale codes (.bstk 1.2): stories260K's narrow matrices would
+  // otherwise get binary16 scales, which the C tests and the browser tests' files cover
+  const planes = ['--method', 'planes', '--scale-bits', '8'];
+  for (const [name, extra] of [['planes', planes], ['avd', ['--method', 'avd', '--blocks', '6']]]) {
     const args = ['compress', ...common.map((a) => a ?? join(work, `${name}.bstk`)), ...extra];
     const r = spawnSync(NATIVE, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`compress ${name} failed: ${r.stderr}`);

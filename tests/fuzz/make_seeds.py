@@ -55,6 +55,9 @@ def bstk_seeds():
         outl = compress(os.path.join(ROOT, "models/stories260K/stories260K.bin"), os.path.join(tmp, "o.bstk"),
                         ["--tokenizer", os.path.join(ROOT, "models/stories260K/tok512.bin"), "--blocks", "2",
                          "--outliers", "8", "--outlier-ratio", "1.2"], tmp)
+        code8 = compress(os.path.join(ROOT, "models/stories260K/stories260K.bin"), os.path.join(tmp, "c.bstk"),
+                         ["--tokenizer", os.path.join(ROOT, "models/stories260K/tok512.bin"), "--blocks", "2",
+                          "--scale-bits", "8"], tmp)
         avd = compress(os.path.join(ROOT, "tests/data/gguf/tiny_llama.gguf"), os.path.join(tmp, "a.bstk"),
                        ["--method", "avd", "--blocks", "2"], tmp)
     whole = 0xFFFFFFFF
@@ -77,6 +80,8 @@ def bstk_seeds():
         "tiny_bpe_planes_whole": (1, whole, tiny),
         "stories260k_planes_outliers": (1, whole, outl),
         "stories260k_planes_outliers_attach": (3, whole, outl),
+        "stories260k_planes_scales8": (1, whole, code8),
+        "stories260k_planes_scales8_attach": (3, whole, code8),
         "tiny_bpe_planes_attach_prefix": (3, block_end(tiny, 3), tiny),
         "tiny_bpe_avd_whole": (5, whole, avd),
         "header_only": (1, whole, tiny[:96]),
