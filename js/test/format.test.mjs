@@ -69,7 +69,7 @@ describe('head parser vs the native inspect --json', { skip }, () => {
 
   it('maps budgets to the blocks the native CLI loads', async () => {
     const head = parseHead(new Uint8Array(readFileSync(files.planes)));
-    for (const spec of ['150KB', '200KiB', '3bpw', '5.5bpw', '1GB', '44000', '2.5e5']) {
+    for (const spec of ['150KB', '200KiB', '3bpw', '5.5bpw', '1GB', '60000', '2.5e5']) {
       const r = await runNative(['run', files.planes, '--budget', spec, '--steps', '1', '--temperature', '0']);
       assert.equal(r.code, 0, r.stderr);
       const native = Number(/stack: (\d+) of/.exec(r.stderr)[1]);
