@@ -182,7 +182,7 @@ static void test_corruption(const char *file) {
     spit(tmp_path("bad.bstk"), bytes, n);
     bs_model *m = NULL;
     CHECK_STATUS(bs_model_load(tmp_path("bad.bstk"), NULL, &m), BS_ERR_VERSION);
-    CHECK(strstr(bs_last_error(), "version 2.2") != NULL);
+    CHECK(strstr(bs_last_error(), "version 2.3") != NULL);
     bytes[8] = 1;
     bytes[4] = 'X';
     spit(tmp_path("bad.bstk"), bytes, n);

@@ -68,8 +68,7 @@ static void check_linear(const bs_linear *q, const bs_linear *src, int32_t max_o
     for (int32_t i = 0; i < n_tok * cols; i++) x[i] = rand_unit(&seed);
     for (int32_t k = 0; k < q->n_out; k++) x[q->out_idx[k]] *= 50.0f; /* massive, as in real models */
     for (int32_t k = 1; k < q->n_out; k++) CHECK(q->out_idx[k] > q->out_idx[k - 1]);
-    bs_outliers_mask(q, x, xm, n_tok);
-    bs_linear_matmul(bs_kernels_best(), q, xm, y, n_tok, scratch);
+    bs_linear_matmul(bs_kernels_best(), q, bs_linear_input(q, x, xm, n_tok), y, n_tok, scratch);
     bs_outliers_add(q, x, y, n_tok, 0, rows);
     double worst = 0.0;
     for (int32_t r = 0; r < rows; r++) {

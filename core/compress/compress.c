@@ -6,6 +6,7 @@
 #include "decompose.h"
 #include "half.h"
 #include "linear.h"
+#include "rotate.h"
 #include "scales.h"
 #include "validate.h"
 
@@ -27,6 +28,7 @@ bs_compress_params bs_compress_default_params(void) {
     p.scaling_power = 1.0;
     p.outliers = 8;
     p.outlier_ratio = 4.0;
+    p.rotate = 1;
     p.sort = BS_SORT_EXACT;
     p.calib_windows = 16;
     p.sort_windows = 8;
@@ -104,6 +106,7 @@ static bs_status init_matrix(cm_job *j, cm_matrix *x, bs_linear *lin, int32_t ro
     int32_t group = p->group ? p->group : bits == 8 ? 32 : 64;
     x->group = p->method == BS_METHOD_PLANES ? BS_MIN(group, lin->cols) : 0;
     x->scale_code = p->method == BS_METHOD_PLANES && bits == 8 ? BSTK_SCALES_CODE8 : BSTK_SCALES_F16;
+    x->rot_log2 = p->method == BS_METHOD_PLANES && p->rotate ? bs_rotate_log2(lin->cols) : 0;
     x->n_levels = p->blocks;
     x->act = act;
     x->seed = p->seed * 0x9E3779B97F4A7C15ull + index * 0xD1B54A32D192ED03ull;
@@ -149,12 +152,24 @@ static void free_matrices(cm_job *j) {
     free(j->mats);
 }
 
+/* The tensor-table fields of a planes matrix that fix its payload layout. */
+static bstk_tensor planes_tensor(const cm_matrix *x) {
+    bstk_tensor t = {0};
+    t.kind = BS_LIN_PLANES, t.rows = (uint32_t)x->lin->rows, t.cols = (uint32_t)x->lin->cols;
+    t.rank = x->scale_code, t.outliers = (uint32_t)x->n_out, t.rotation = (uint8_t)x->rot_log2;
+    return t;
+}
+
+/* Bytes of a planes level-0 payload before its scales (FORMAT.md 5). */
+static uint64_t planes_prefix_size(const cm_matrix *x) {
+    bstk_tensor t = planes_tensor(x);
+    return bstk_planes_prefix_size(&t);
+}
+
 /* Bytes of a planes level-0 payload before plane 0 (FORMAT.md 5). */
 static uint64_t planes_head_size(const cm_matrix *x) {
-    bstk_tensor t = {0};
-    t.kind = BS_LIN_PLANES, t.rows = (uint32_t)x->lin->rows, t.rank = x->scale_code;
-    uint64_t rows = (uint64_t)x->lin->rows, k = (uint64_t)x->n_out;
-    return 4 * k + 2 * rows * k + bstk_scales_size(&t, (uint64_t)bs_groups_per_row(x->lin->cols, x->group));
+    bstk_tensor t = planes_tensor(x);
+    return bstk_planes_prefix_size(&t) + bstk_scales_size(&t, (uint64_t)bs_groups_per_row(x->lin->cols, x->group));
 }
 
 /* A view of matrix x's first `level` payloads as a runtime bs_linear;
@@ -162,7 +177,7 @@ static uint64_t planes_head_size(const cm_matrix *x) {
 static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, const uint8_t **planes) {
     const bs_linear *l = x->lin;
     bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes,
-                   0, NULL, NULL};
+                   0, NULL, NULL, 0, NULL};
     for (int32_t b = 0; b < level; b++) {
         uint16_t *a16 = (uint16_t *)x->payload[b];
         avd[b].a = a16;
@@ -170,10 +185,12 @@ static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, cons
         avd[b].signs = x->payload[b] + 2ull * x->rank * ((uint64_t)l->rows + l->cols);
         planes[b] = x->payload[b];
     }
-    if (x->kind == BS_LIN_PLANES) { /* level 0: channels kept apart, scales, plane 0 */
+    if (x->kind == BS_LIN_PLANES) { /* level 0: channels kept apart, sign flips, scales, plane 0 */
         v.n_out = x->n_out;
         v.out_idx = (const uint32_t *)x->payload[0];
         v.out_val = (const uint16_t *)(v.out_idx + x->n_out);
+        v.rot_log2 = x->rot_log2;
+        v.rot_signs = (const uint8_t *)(v.out_val + (size_t)l->rows * x->n_out);
         v.scales = x->scales; /* as the runtime decodes them */
         planes[0] = x->payload[0] + planes_head_size(x);
     }
@@ -216,8 +233,28 @@ static bs_status decompose_avd(cm_matrix *x, float *R) {
     return BS_OK;
 }
 
+/* The sign flips of a rotation, drawn from the matrix's seed (splitmix64:
+   deterministic, and any draw serves; rotate.c measured three). */
+static void draw_flips(uint64_t seed, int32_t cols, uint8_t *flips) {
+    for (int32_t j = 0; j < cols; j++) {
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        if ((z ^ (z >> 31)) & 1) flips[j >> 3] |= (uint8_t)(0x80u >> (j & 7));
+    }
+}
+
+/* R <- R (H D)^-1 row by row: each row w becomes H D w / 2^log2b, which
+   the runtime's D H brings back (rotate.h); the division is exact. */
+static void rotate_rows(float *R, int32_t rows, int32_t cols, int32_t log2b, const uint8_t *flips) {
+    bs_rotate_input(R, cols, rows, log2b, flips);
+    float inv = 1.0f / (float)(1 << log2b);
+    for (size_t i = 0; i < (size_t)rows * cols; i++) R[i] *= inv;
+}
+
 /* Planes: the channels kept apart (binary16, then zero for the planes),
-   scales, then every plane decided exactly from what remains of W. */
+   the rotation of the rest, scales, then every plane decided exactly from
+   what remains of W. */
 static bs_status decompose_planes(cm_matrix *x, float *R) {
     const bs_linear *l = x->lin;
     uint64_t rows = (uint64_t)l->rows, k = (uint64_t)x->n_out, head = planes_head_size(x);
@@ -230,7 +267,8 @@ static bs_status decompose_planes(cm_matrix *x, float *R) {
         planes[b] = p + (b == 0 ? head : 0);
     }
     uint32_t *idx = (uint32_t *)x->payload[0];
-    uint16_t *val = (uint16_t *)(idx + k), *stored = val + rows * k;
+    uint16_t *val = (uint16_t *)(idx + k), *stored = (uint16_t *)(x->payload[0] + planes_prefix_size(x));
+    uint8_t *flips = (uint8_t *)(val + rows * k);
     if (!(x->scales = bs_malloc((size_t)rows * gpr, sizeof *x->scales))) return BS_ERR_NOMEM;
     memcpy(R, l->w, (size_t)rows * l->cols * sizeof(float));
     if (k) memcpy(idx, x->out_idx, (size_t)k * sizeof *idx); /* out_idx is NULL when k == 0 */
@@ -240,6 +278,10 @@ static bs_status decompose_planes(cm_matrix *x, float *R) {
             val[r * k + t] = bs_f32_to_f16(*w);
             *w = 0.0f;
         }
+    if (x->rot_log2 > 0) {
+        draw_flips(x->seed, l->cols, flips);
+        rotate_rows(R, l->rows, l->cols, x->rot_log2, flips);
+    }
     BS_TRY(bs_planes_scales(R, l->rows, l->cols, x->group, x->scales));
     if (x->scale_code == BSTK_SCALES_CODE8) /* codes; the planes follow the decoded scales */
         bs_scales_encode(x->scales, l->rows, gpr, stored, (uint8_t *)(stored + rows));
@@ -350,7 +392,7 @@ static const void *own(file_plan *f, void *p) {
 static void plan_plain(file_plan *f, int role, int layer, const float *w, uint32_t rows, uint32_t cols, int f16) {
     uint32_t t = f->n_tensors++;
     f->tensors[t] = (bstk_tensor){(uint16_t)role, (uint16_t)layer, (uint8_t)(f16 ? BS_LIN_F16 : BS_LIN_F32),
-                                  rows, cols, 0, 0, 1, 0};
+                                  rows, cols, 0, 0, 1, 0, 0};
     const void *data = w;
     uint64_t size = (uint64_t)rows * cols * 4;
     if (f16) {
@@ -368,7 +410,8 @@ static void plan_stacked(file_plan *f, const cm_matrix *x, uint32_t *tensor_of_m
     f->tensors[t] = (bstk_tensor){(uint16_t)x->role,      (uint16_t)x->layer,      (uint8_t)x->kind,
                                   (uint32_t)x->lin->rows, (uint32_t)x->lin->cols,
                                   x->kind == BS_LIN_PLANES ? x->scale_code : (uint32_t)x->rank,
-                                  (uint32_t)x->group,     (uint32_t)x->n_levels,   (uint32_t)x->n_out};
+                                  (uint32_t)x->group,     (uint32_t)x->n_levels,   (uint32_t)x->n_out,
+                                  (uint8_t)x->rot_log2};
     f->payloads[f->n_payloads++] = (bstk_payload){t, 0, x->payload[0], x->size[0]};
 }
 
@@ -428,6 +471,7 @@ static void meta_compress(bstk_meta_builder *b, const cm_job *j, const bs_compre
         bstk_meta_u32(b, "compress.scale_bits", (uint32_t)p->scale_bits);
         bstk_meta_u32(b, "compress.outliers", (uint32_t)p->outliers);
         bstk_meta_f32(b, "compress.outlier_ratio", (float)p->outlier_ratio);
+        bstk_meta_u32(b, "compress.rotate", (uint32_t)p->rotate);
     }
     bstk_meta_u32(b, "compress.scaling", (uint32_t)p->scaling);
     bstk_meta_u32(b, "compress.embeddings", (uint32_t)p->stack_embeddings);

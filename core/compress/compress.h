@@ -37,6 +37,8 @@ typedef struct bs_compress_params {
                                per matrix kept apart in binary16 ...    */
     double outlier_ratio;   /* ... those whose calibration RMS exceeds
                                ratio x the median channel's (outliers.c) */
+    int32_t rotate;         /* planes: rotate each matrix's inputs by sign
+                               flips and Walsh-Hadamard blocks (rotate.h) */
     int32_t stack_embeddings; /* token table (and untied output) as stacked
                                blocks too, not resident binary16        */
     bs_sort_kind sort;      /* how gains are measured                   */

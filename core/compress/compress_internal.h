@@ -21,6 +21,7 @@ typedef struct cm_matrix {
     const float *act;      /* (cols) RMS of the input channels, or NULL        */
     int32_t n_out;         /* planes: input channels kept apart (outliers.c)  */
     uint32_t *out_idx;     /* (n_out) their columns, increasing               */
+    int32_t rot_log2;      /* planes: Hadamard block log2, 0: not rotated     */
     uint64_t seed;
 } cm_matrix;
 

@@ -51,6 +51,7 @@ void bstk_tensor_encode(const bstk_tensor *t, uint8_t out[BSTK_TENSOR_SIZE]) {
     w16(out, t->role);
     w16(out + 2, t->layer);
     out[4] = t->kind;
+    out[5] = t->rotation;
     w32(out + 8, t->rows);
     w32(out + 12, t->cols);
     w32(out + 16, t->rank);
@@ -76,7 +77,7 @@ uint64_t bstk_payload_size(const bstk_tensor *t, uint32_t level) {
     case BS_LIN_AVD: return 2 * (uint64_t)t->rank * (rows + cols) + signs;
     case BS_LIN_PLANES:
         return (level == 0 ? bstk_scales_size(t, (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group)) +
-                                 (4 + 2 * rows) * (uint64_t)t->outliers
+                                 bstk_planes_prefix_size(t)
                            : 0) +
                signs;
     }
@@ -266,6 +267,10 @@ static bs_status check_tensor(const bs_config *c, const bstk_tensor *t, uint32_t
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u has scale code %u", i, t->rank);
     if (t->outliers > (t->kind == BS_LIN_PLANES ? t->cols : 0))
         return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u keeps %u input channels apart", i, t->outliers);
+    if (t->rotation && (t->kind != BS_LIN_PLANES || t->rotation > BS_ROTATE_MAX_LOG2 ||
+                        t->cols % (1u << t->rotation) != 0))
+        return bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u (kind %u, %u columns) has rotation %u", i, t->kind,
+                       t->cols, t->rotation);
     return BS_OK;
 }
 
@@ -280,7 +285,7 @@ static bs_status wire_tensors(bs_model *m, bs_stack *s, const uint8_t *buf) {
         const uint8_t *p = buf + (size_t)i * BSTK_TENSOR_SIZE;
         bstk_tensor *t = &s->tensors[i];
         *t = (bstk_tensor){r16(p),        r16(p + 2),     p[4],           r32(p + 8), r32(p + 12),
-                           r32(p + 16),   r32(p + 20),    r32(p + 24),    r32(p + 28)};
+                           r32(p + 16),   r32(p + 20),    r32(p + 24),    r32(p + 28), p[5]};
         int64_t slot = role_slot(t, c->n_layers);
         if (slot < 0 || seen[slot] || (t->role == BSTK_ROLE_OUTPUT && c->tied)) {
             st = bs_fail(BS_ERR_FORMAT, ".bstk: tensor %u: role %u layer %u unexpected or repeated", i,
@@ -412,12 +417,14 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
         break;
     }
     case BS_LIN_PLANES:
-        if (e->level == 0) { /* FORMAT.md 5: channels kept apart, scales, plane 0 */
+        if (e->level == 0) { /* FORMAT.md 5: channels kept apart, sign flips, scales, plane 0 */
             int32_t gpr = bs_groups_per_row(l->cols, l->group);
             l->n_out = (int32_t)t->outliers;
             l->out_idx = data;
             l->out_val = (const uint16_t *)(l->out_idx + t->outliers);
-            const uint16_t *scales = l->out_val + (size_t)t->rows * t->outliers;
+            l->rot_log2 = t->rotation;
+            l->rot_signs = t->rotation ? (const uint8_t *)(l->out_val + (size_t)t->rows * t->outliers) : NULL;
+            const uint16_t *scales = (const uint16_t *)((const uint8_t *)data + bstk_planes_prefix_size(t));
             l->planes[0] = (const uint8_t *)scales + bstk_scales_size(t, (uint64_t)gpr);
             if (bstk_scale_code(t) == BSTK_SCALES_CODE8) { /* decoded once, after the payload */
                 uint16_t *out = (uint16_t *)((uint8_t *)data + bstk_align(e->size));
@@ -459,7 +466,7 @@ static bs_status check_content(const bs_stack *s, uint32_t i, const void *data) 
                            i, e->tensor, c);
     }
     if (bstk_scale_code(t) != BSTK_SCALES_CODE8) return BS_OK;
-    const uint8_t *ref = p + (4 + 2 * (size_t)t->rows) * t->outliers;
+    const uint8_t *ref = p + bstk_planes_prefix_size(t);
     for (uint32_t r = 0; r < t->rows; r++) {
         uint16_t h = r16(ref + 2 * (size_t)r);
         if (h < BS_SCALE_MIN || h > BS_SCALE_MAX)

@@ -5,11 +5,12 @@
 
 #include "meta.h"
 #include "model.h"
+#include "rotate.h"
 #include "reader.h"
 
 #define BSTK_MAGIC "BSTK\r\n\x1a\n"
 #define BSTK_VERSION_MAJOR 1
-#define BSTK_VERSION_MINOR 2
+#define BSTK_VERSION_MINOR 3
 #define BSTK_HEADER_SIZE 96
 #define BSTK_TENSOR_SIZE 32
 #define BSTK_ENTRY_SIZE 32
@@ -43,6 +44,7 @@ typedef struct bstk_tensor {
     uint32_t rank;         /* AVD: rank; PLANES: scale code (bstk_scale_code) */
     uint32_t group, n_levels;
     uint32_t outliers;     /* PLANES: input channels kept apart           */
+    uint8_t rotation;      /* PLANES: 0, or log2 of the Hadamard block     */
 } bstk_tensor;
 
 /* PLANES scales (FORMAT.md 3, 5): 0 = a binary16 per group; 8 = a binary16
@@ -60,6 +62,13 @@ typedef struct bstk_entry {
     uint64_t offset, size;
     uint32_t crc;
 } bstk_entry;
+
+/* Bytes of a PLANES level-0 payload before its scales: the channels kept
+   apart, then the rotation's sign flips, padded to 4 bytes so the binary16
+   scales stay aligned (FORMAT.md 5). */
+static inline uint64_t bstk_planes_prefix_size(const bstk_tensor *t) {
+    return (4 + 2 * (uint64_t)t->rows) * t->outliers + (t->rotation ? bs_rotate_signs_size((int32_t)t->cols) : 0);
+}
 
 /* Exact payload size of (tensor, level) per FORMAT.md 5; 0 if impossible. */
 uint64_t bstk_payload_size(const bstk_tensor *t, uint32_t level);

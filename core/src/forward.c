@@ -31,14 +31,11 @@ static void lin_task(void *ctx, int task, int thread) {
 }
 
 /* y (n, rows) = x (n, cols) W^T; channels kept apart (outliers.c) are
-   zeroed for the kernels and added back exactly. */
+   zeroed for the kernels and added back exactly; a rotated matrix gets
+   its input rotated (rotate.h), once for all rows and threads. */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
     int rows = l->rows, nt = s->n_threads;
-    const float *xk = x;
-    if (l->n_out > 0) {
-        bs_outliers_mask(l, x, s->xmask, n);
-        xk = s->xmask;
-    }
+    const float *xk = bs_linear_input(l, x, s->xmask, n);
     if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
         bs_linear_kernel(s->k, s->fast, l)(l, xk, y, n, 0, rows, s->lin_scratch);
     } else {

@@ -4,6 +4,7 @@
 #include "half.h"
 #include "kernels_lut.h"
 #include "kernels_q8.h"
+#include "rotate.h"
 
 size_t bs_linear_scratch(const bs_linear *l) {
     switch (l->kind) {
@@ -32,8 +33,16 @@ int32_t bs_linear_split(int32_t rows, int n_threads) {
 
 void bs_linear_weights_row(const bs_linear *l, int32_t r, float *out) {
     bs_linear_row(l, r, out);
+    if (l->rot_log2 > 0) bs_rotate_row_back(out, l->cols, l->rot_log2, l->rot_signs);
     for (int32_t k = 0; k < l->n_out; k++)
         out[l->out_idx[k]] = bs_f16_to_f32(l->out_val[(int64_t)r * l->n_out + k]);
+}
+
+const float *bs_linear_input(const bs_linear *l, const float *x, float *xk, int n_tok) {
+    if (l->n_out == 0 && l->rot_log2 == 0) return x;
+    bs_outliers_mask(l, x, xk, n_tok);
+    if (l->rot_log2 > 0) bs_rotate_input(xk, l->cols, n_tok, l->rot_log2, l->rot_signs);
+    return xk;
 }
 
 int32_t bs_linear_split_for(const bs_linear *l, int n_tok, int n_threads) {
@@ -52,7 +61,7 @@ int64_t bs_linear_bytes(const bs_linear *l) {
     case BS_LIN_AVD: return l->n_blocks * (rb + 2 * (int64_t)l->rank * (l->rows + l->cols));
     case BS_LIN_PLANES:
         return 2 * (int64_t)l->rows * bs_groups_per_row(l->cols, l->group) + l->n_blocks * rb +
-               (4 + 2 * (int64_t)l->rows) * l->n_out;
+               (4 + 2 * (int64_t)l->rows) * l->n_out + (l->rot_log2 > 0 ? (int64_t)bs_rotate_signs_size(l->cols) : 0);
     }
     return 0;
 }

@@ -29,8 +29,8 @@ int32_t bs_linear_split_for(const bs_linear *l, int n_tok, int n_threads);
 /* Row r of W (the sum of the attached blocks) into out (cols floats):
    the embedding lookup. scratch as for matmul. */
 void bs_linear_row(const bs_linear *l, int32_t r, float *out);
-/* Row r of W as the model uses it: bs_linear_row with the input channels
-   kept apart (outliers.c) put back. */
+/* Row r of W as the model uses it: bs_linear_row rotated back (rotate.h)
+   and with the input channels kept apart (outliers.c) put back. */
 void bs_linear_weights_row(const bs_linear *l, int32_t r, float *out);
 
 /* Input channels kept apart (outliers.c). A PLANES matrix may hold a few
@@ -38,6 +38,10 @@ void bs_linear_weights_row(const bs_linear *l, int32_t r, float *out);
    encode zero): y = planes x' + W_out x_out, with x' = x zeroed on those
    channels. xm <- x (n_tok, cols) with the channels zeroed: */
 void bs_outliers_mask(const bs_linear *l, const float *x, float *xm, int n_tok);
+/* The input the kernels multiply for l: x (n_tok, cols) with the channels
+   kept apart zeroed and, for a rotated matrix, rotated (rotate.h), written
+   to xk; or x itself when l needs neither. */
+const float *bs_linear_input(const bs_linear *l, const float *x, float *xk, int n_tok);
 /* y (n_tok, rows) += W_out x_out for rows [r0, r1): */
 void bs_outliers_add(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1);
 

@@ -63,6 +63,9 @@ typedef struct bs_linear {
     int32_t n_out;       /* PLANES: input channels kept apart (outliers.c) */
     const uint32_t *out_idx; /* (n_out) their columns, increasing        */
     const uint16_t *out_val; /* (rows, n_out) their weights, binary16    */
+    int32_t rot_log2;    /* PLANES: 0, or inputs rotated by Hadamard blocks
+                            of 2^rot_log2 after sign flips (rotate.h)     */
+    const uint8_t *rot_signs; /* the flips, bit 1 = keep (rotate.h)       */
 } bs_linear;
 
 /* Bytes of one packed sign row: signs are packed per row, so a row starts

@@ -15,6 +15,8 @@ import { BitstackError } from './errors.js';
 export const MAGIC = Uint8Array.of(0x42, 0x53, 0x54, 0x4b, 0x0d, 0x0a, 0x1a, 0x0a);
 export const HEADER_SIZE = 96;
 export const VERSION_MAJOR = 1;
+/** Largest Hadamard block of a rotated PLANES tensor, as log2 (FORMAT.md 3). */
+const ROTATE_MAX_LOG2 = 15;
 /** PLANES scale code of 8-bit scales (.bstk 1.2). */
 const SCALES_CODE8 = 8;
 const TENSOR_SIZE = 32;
@@ -269,6 +271,12 @@ function scalesSize(t) {
   return t.rank === SCALES_CODE8 ? 2 * t.rows + t.rows * groups : 2 * t.rows * groups;
 }
 
+/** Bytes of a PLANES level 0 before its scales (FORMAT.md 5): the channels kept apart, then
+ * the rotation's sign flips (1.3), one bit per column in 4-byte words. */
+function planesPrefixSize(t) {
+  return (4 + 2 * t.rows) * t.outliers + (t.rotation ? 4 * Math.ceil(t.cols / 32) : 0);
+}
+
 /** Exact payload bytes of (tensor, level) per FORMAT.md 5; 0 if impossible. */
 export function payloadSize(t, level) {
   const signs = t.rows * Math.ceil(t.cols / 8);
@@ -277,7 +285,7 @@ export function payloadSize(t, level) {
     case KIND.F16: return level === 0 ? 2 * t.rows * t.cols : 0;
     case KIND.AVD: return 2 * t.rank * (t.rows + t.cols) + signs;
     case KIND.PLANES:
-      return (level === 0 ? scalesSize(t) + (4 + 2 * t.rows) * t.outliers : 0) + signs;
+      return (level === 0 ? scalesSize(t) + planesPrefixSize(t) : 0) + signs;
     default: return 0;
   }
 }
@@ -290,7 +298,7 @@ function readTensors(bytes, h, c) {
     const o = i * TENSOR_SIZE;
     const t = {
       role: dv.getUint16(o, true), layer: dv.getUint16(o + 2, true), kind: dv.getUint8(o + 4),
-      rows: dv.getUint32(o + 8, true), cols: dv.getUint32(o + 12, true), rank: dv.getUint32(o + 16, true),
+      rotation: dv.getUint8(o + 5), rows: dv.getUint32(o + 8, true), cols: dv.getUint32(o + 12, true), rank: dv.getUint32(o + 16, true),
       group: dv.getUint32(o + 20, true), nLevels: dv.getUint32(o + 24, true), outliers: dv.getUint32(o + 28, true),
     };
     const global = t.role <= 2;
@@ -316,6 +324,9 @@ function readTensors(bytes, h, c) {
     }
     if (t.outliers > (t.kind === KIND.PLANES ? t.cols : 0)) {
       throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} keeps ${t.outliers} input channels apart`);
+    }
+    if (t.rotation && (t.kind !== KIND.PLANES || t.rotation > ROTATE_MAX_LOG2 || t.cols % 2 ** t.rotation !== 0)) {
+      throw fail('BS_ERR_FORMAT', `.bstk: tensor ${i} (kind ${t.kind}, ${t.cols} columns) has rotation ${t.rotation}`);
     }
     tensors.push(t);
   }
