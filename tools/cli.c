@@ -177,7 +177,7 @@ void cli_print_speed(const cli_gen_stats *st, const bs_model *m, const bs_sessio
 }
 
 /* Reads and tokenizes the whole file; *ids is malloc'd. */
-int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) {
+int cli_read_text(const char *path, char **out, size_t *out_len) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "bitstack: cannot open text file %s\n", path);
@@ -185,9 +185,9 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) 
     }
     size_t cap = 1 << 20, len = 0, got;
     char *text = malloc(cap);
-    while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
+    while (text && (got = fread(text + len, 1, cap - len - 1, f)) > 0) {
         len += got;
-        if (len == cap) {
+        if (len == cap - 1) {
             char *bigger = realloc(text, cap *= 2);
             if (!bigger) free(text);
             text = bigger;
@@ -201,6 +201,17 @@ int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) 
         return EXIT_FAIL;
     }
     if (!text) return cli_fail(BS_ERR_NOMEM, "reading the text");
+    text[len] = '\0';
+    *out = text;
+    *out_len = len;
+    return EXIT_OK;
+}
+
+int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n) {
+    char *text = NULL;
+    size_t len = 0;
+    int r = cli_read_text(path, &text, &len);
+    if (r != EXIT_OK) return r;
     /* at most one token per byte, plus BOS and a dummy-prefix space */
     int32_t max_tokens = len + 2 > INT32_MAX ? INT32_MAX : (int32_t)(len + 2);
     *ids = malloc((size_t)max_tokens * sizeof **ids);

@@ -30,6 +30,8 @@ int cli_load_model(const char *path, const char *tokenizer, const char *budget, 
 int cli_parse_budget(const char *s, double *value, int *is_bpw);
 void cli_print_stack(const bs_model *m);
 
+/* Reads a whole file into *text (malloc'd, NUL-terminated; *len bytes). */
+int cli_read_text(const char *path, char **text, size_t *len);
 /* Reads a text file and tokenizes it whole, with BOS; *ids is malloc'd. */
 int cli_tokenize_file(bs_model *m, const char *path, int32_t **ids, int32_t *n);
 

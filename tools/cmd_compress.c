@@ -17,7 +17,8 @@ static const char *base_name(const char *path) {
 
 int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
-    const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL, *rotate = "on";
+    const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL, *rotate = "on",
+               *template_path = NULL;
     int32_t blocks = 0;
     float scaling_power = 1.0f, outlier_ratio = 4.0f;
     const arg_opt opts[] = {
@@ -42,6 +43,7 @@ int cmd_compress(int argc, char **argv) {
         {"threads", ARG_INT, &p.threads, "N", "threads (default 2)", 1, 64},
         {"seed", ARG_U64, &p.seed, "S", "seed of the randomized SVD (default 1)", 0, 0},
         {"tokenizer", ARG_STR, &tokenizer, "FILE", "llama2.c tokenizer.bin (for .bin checkpoints)", 0, 0},
+        {"chat-template", ARG_STR, &template_path, "FILE", "a Jinja chat template to store instead of the source model's (default: the source's, if any)", 0, 0},
     };
     const arg_spec spec = {
         "bitstack compress INPUT OUTPUT.bstk --calib TEXT [options]",
@@ -103,6 +105,13 @@ int cmd_compress(int argc, char **argv) {
         fprintf(stderr, "bitstack: --calib-ctx %d exceeds the model's context of %d tokens\n", p.ctx, info.seq_len);
         r = EXIT_USAGE;
         goto done;
+    }
+    if (template_path) {
+        char *tpl = NULL;
+        size_t tpl_len = 0;
+        if ((r = cli_read_text(template_path, &tpl, &tpl_len)) != EXIT_OK) goto done;
+        free(m->chat_template);
+        m->chat_template = tpl;
     }
     if ((r = cli_tokenize_file(m, calib, &ids, &n)) != EXIT_OK) goto done;
     if (sort_auto) /* exact costs (levels - 1) x matrices evaluations */

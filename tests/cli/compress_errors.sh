@@ -93,6 +93,9 @@ no_output
 expect_exit 2 "$BS" compress "$M" "$OUT" --calib "$TMP/calib.txt" "${FAST[@]}"
 expect_stderr "no tokenizer"
 no_output
+expect_exit 2 "$BS" compress "$M" "$OUT" --tokenizer "$T" --calib "$TMP/calib.txt" --chat-template "$TMP/missing.jinja" "${FAST[@]}"
+expect_stderr "cannot open text file .*missing.jinja"
+no_output
 
 # ---- flags out of range: exit 1, the flag named ----
 bad_flag() { # FLAG VALUE REGEX
@@ -119,6 +122,7 @@ bad_flag --sort foo "--sort foo"
 bad_flag --order foo "--order foo"
 bad_flag --scaling maybe "--scaling maybe"
 bad_flag --embeddings x "--embeddings x"
+bad_flag --rotate maybe "--rotate maybe: expects on or off"
 expect_exit 1 "$BS" compress "$M" "$OUT" --tokenizer "$T" --calib "$TMP/calib.txt" --method avd --embeddings planes
 expect_exit 1 "$BS" compress "$M" --calib "$TMP/calib.txt"
 no_output
