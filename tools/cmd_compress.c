@@ -17,7 +17,7 @@ static const char *base_name(const char *path) {
 
 int cmd_compress(int argc, char **argv) {
     bs_compress_params p = bs_compress_default_params();
-    const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL, *rotate = "on",
+    const char *tokenizer = NULL, *calib = NULL, *sort = "auto", *method = "planes", *scaling = NULL, *order = "byte", *embeddings = NULL, *rotate = "auto",
                *template_path = NULL;
     int32_t blocks = 0;
     float scaling_power = 1.0f, outlier_ratio = 4.0f;
@@ -31,7 +31,8 @@ int cmd_compress(int argc, char **argv) {
         {"scaling", ARG_STR, &scaling, "on|off", "fold activation-aware scales (default on for avd, off for planes)", 0, 0},
         {"outliers", ARG_INT, &p.outliers, "N", "planes: keep at most N input channels per matrix apart in binary16, those whose calibration RMS exceeds --outlier-ratio x the median channel's; 0 = none (default 8)", 0, 4096},
         {"outlier-ratio", ARG_FLOAT, &outlier_ratio, "R", "see --outliers (default 4)", 1, 1e6},
-        {"rotate", ARG_STR, &rotate, "on|off", "planes: rotate each matrix's inputs (random sign flips, then Walsh-Hadamard blocks of the largest power of two dividing the width) so the planes quantize near-Gaussian weights without outliers (default on)", 0, 0},
+        {"rotate", ARG_STR, &rotate, "auto|on|off", "planes: rotate each matrix's inputs (random sign flips, then Walsh-Hadamard blocks of the largest power of two dividing the width), which spreads outlying weights and activations; on: every matrix, with the best of --rotate-draws sign draws; auto: per matrix, that or no rotation, whichever has the lower activation-weighted error at 2-5 planes (default auto)", 0, 0},
+        {"rotate-draws", ARG_INT, &p.rotate_draws, "N", "planes: sign draws tried per rotated matrix (default 3)", 1, 64},
         {"scaling-power", ARG_FLOAT, &scaling_power, "A", "with --scaling on: fold s^A instead of the paper's s (default 1)", 0, 4},
         {"embeddings", ARG_STR, &embeddings, "planes|f16", "token table (and untied output): stacked with the method's blocks, or resident binary16 (default planes for planes, f16 for avd)", 0, 0},
         {"sort", ARG_STR, &sort, "exact|fast|none", "gains measured at every level, or one level per matrix and predicted, or not measured (level by level, model order: for quick trials); auto = exact below 10M weights (default auto)", 0, 0},
@@ -76,9 +77,10 @@ int cmd_compress(int argc, char **argv) {
     if (scaling && strcmp(scaling, "on") == 0) p.scaling = 1;
     else if (scaling && strcmp(scaling, "off") == 0) p.scaling = 0;
     else if (scaling) return fprintf(stderr, "bitstack: --scaling %s: expects on or off\n", scaling), EXIT_USAGE;
-    if (strcmp(rotate, "on") == 0) p.rotate = 1;
-    else if (strcmp(rotate, "off") == 0) p.rotate = 0;
-    else return fprintf(stderr, "bitstack: --rotate %s: expects on or off\n", rotate), EXIT_USAGE;
+    if (strcmp(rotate, "on") == 0) p.rotate = BS_ROTATE_ON;
+    else if (strcmp(rotate, "off") == 0) p.rotate = BS_ROTATE_OFF;
+    else if (strcmp(rotate, "auto") == 0) p.rotate = BS_ROTATE_AUTO;
+    else return fprintf(stderr, "bitstack: --rotate %s: expects auto, on or off\n", rotate), EXIT_USAGE;
     p.scaling_power = scaling_power;
     p.outlier_ratio = outlier_ratio;
     p.stack_embeddings = p.method == BS_METHOD_PLANES;

@@ -84,6 +84,32 @@ static void print_levels(const bs_stack *s, int json) {
     printf(json ? "]" : "");
 }
 
+static const char *const role_names[] = {"token_embd", "output", "output_norm", "attn_norm", "ffn_norm",
+                                         "q", "k", "v", "o", "gate", "up", "down"};
+
+/* The stacked tensors: JSON lists each one; text counts how their planes
+   are stored (FORMAT.md 3). */
+static void print_tensors(const bs_stack *s, int json) {
+    uint32_t stacked = 0, rotated = 0, kept = 0, first = 1;
+    if (json) printf("\"tensors\": [");
+    for (uint32_t i = 0; i < s->h.n_tensors; i++) {
+        const bstk_tensor *t = &s->tensors[i];
+        if (t->kind != BS_LIN_AVD && t->kind != BS_LIN_PLANES) continue;
+        stacked++, rotated += t->rotation != 0, kept += t->outliers != 0;
+        if (json)
+            printf("%s{\"role\": \"%s\", \"layer\": %u, \"kind\": \"%s\", \"rows\": %u, \"cols\": %u, \"levels\": %u, "
+                   "\"rank\": %u, \"group\": %u, \"scale_code\": %u, \"outliers\": %u, \"rotation\": %u}",
+                   first ? "" : ", ", t->role < 12 ? role_names[t->role] : "?", t->layer,
+                   t->kind == BS_LIN_AVD ? "avd" : "planes", t->rows, t->cols, t->n_levels,
+                   t->kind == BS_LIN_AVD ? t->rank : 0, t->group, bstk_scale_code(t), t->outliers, t->rotation);
+        first = 0;
+    }
+    if (json) printf("]");
+    else
+        printf("stacked tensors: %u; %u with rotated inputs, %u with input channels kept apart\n", stacked, rotated,
+               kept);
+}
+
 static void print_curve(const bs_meta *mt, int json) {
     const bs_meta_kv *blocks, *bytes, *ppl;
     int f1 = 0, f2 = 0, f3 = 0;
@@ -145,6 +171,8 @@ int cmd_inspect(int argc, char **argv) {
             print_value(&s->meta.kv[i], 1, 256);
         }
         printf("}, ");
+        print_tensors(s, 1);
+        printf(", ");
         print_levels(s, 1);
         printf(", ");
         print_curve(&s->meta, 1);
@@ -163,6 +191,7 @@ int cmd_inspect(int argc, char **argv) {
             print_value(&s->meta.kv[i], 0, 8);
             printf("\n");
         }
+        print_tensors(s, 0);
         print_levels(s, 0);
         print_curve(&s->meta, 0);
     }

@@ -22,6 +22,12 @@ typedef enum bs_order_kind {
     BS_ORDER_LEVEL = 1   /* the paper's: level by level, by gain          */
 } bs_order_kind;
 
+typedef enum bs_rotate_mode {
+    BS_ROTATE_OFF = 0,
+    BS_ROTATE_ON = 1,    /* every matrix, the best of rotate_draws draws  */
+    BS_ROTATE_AUTO = 2   /* per matrix: that, or no rotation if better    */
+} bs_rotate_mode;
+
 typedef struct bs_compress_params {
     bs_method method;
     int32_t rank;           /* AVD rank; 0: chosen from each shape      */
@@ -37,8 +43,10 @@ typedef struct bs_compress_params {
                                per matrix kept apart in binary16 ...    */
     double outlier_ratio;   /* ... those whose calibration RMS exceeds
                                ratio x the median channel's (outliers.c) */
-    int32_t rotate;         /* planes: rotate each matrix's inputs by sign
-                               flips and Walsh-Hadamard blocks (rotate.h) */
+    bs_rotate_mode rotate;  /* planes: inputs rotated by sign flips and
+                               Walsh-Hadamard blocks (rotate.h)          */
+    int32_t rotate_draws;   /* planes: sign draws tried per matrix; the
+                               lowest activation-weighted error wins      */
     int32_t stack_embeddings; /* token table (and untied output) as stacked
                                blocks too, not resident binary16        */
     bs_sort_kind sort;      /* how gains are measured                   */

@@ -22,6 +22,7 @@ typedef struct cm_matrix {
     int32_t n_out;         /* planes: input channels kept apart (outliers.c)  */
     uint32_t *out_idx;     /* (n_out) their columns, increasing               */
     int32_t rot_log2;      /* planes: Hadamard block log2, 0: not rotated     */
+    uint64_t rot_seed;     /* planes: the draw of the rotation's sign flips   */
     uint64_t seed;
 } cm_matrix;
 

@@ -122,7 +122,8 @@ bad_flag --sort foo "--sort foo"
 bad_flag --order foo "--order foo"
 bad_flag --scaling maybe "--scaling maybe"
 bad_flag --embeddings x "--embeddings x"
-bad_flag --rotate maybe "--rotate maybe: expects on or off"
+bad_flag --rotate maybe "--rotate maybe: expects auto, on or off"
+bad_flag --rotate-draws 0 "--rotate-draws 0"
 expect_exit 1 "$BS" compress "$M" "$OUT" --tokenizer "$T" --calib "$TMP/calib.txt" --method avd --embeddings planes
 expect_exit 1 "$BS" compress "$M" --calib "$TMP/calib.txt"
 no_output
