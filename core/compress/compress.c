@@ -335,8 +335,8 @@ static bs_status decompose_rotations(cm_job *j, cm_matrix *x, float *R) {
     for (int32_t draw = first; draw < p->rotate_draws && st == BS_OK; draw++) {
         t.rot_log2 = draw < 0 ? 0 : log2b;
         t.rot_seed = x->seed + (uint64_t)BS_MAX(draw, 0);
-        if ((st = decompose_once(&t, R)) != BS_OK) break;
-        double score = rotation_score(&t);
+        st = decompose_once(&t, R);
+        double score = st == BS_OK ? rotation_score(&t) : INFINITY;
         if (score < best) { /* keep t's levels in x, recycle x's */
             best = score;
             SWAP(uint8_t **, t.payload, x->payload);
