@@ -17,6 +17,10 @@
 // responsive while it decodes), sw=0 (no service worker).
 // window.demo exposes the state for the end-to-end tests.
 
+// the template engine by its package name (the page's import map): loaded with the page, so that the service
+// worker keeps it for offline visits; the library itself imports it only when a chat needs it
+import * as jinja from '@huggingface/jinja';
+
 import { Chat, Engine, isAbortError } from '/js/src/index.js';
 import { browserBudget, IdbStore, OfflineTransport, WorkerEngine } from '/web/index.js';
 
@@ -134,7 +138,7 @@ async function load(url) {
   state.fileSize = engine.loader.size;
   state.blocks.total = engine.loader.available;
   state.phase = 'ready';
-  chat = !engine.head.chatTemplate ? null : useWorker ? 'worker' : new Chat(engine);
+  chat = !engine.head.chatTemplate ? null : useWorker ? 'worker' : new Chat(engine, { jinja });
   setupBudget();
   drawBlocks();
   $('prompt').disabled = $('send').disabled = false;
@@ -521,7 +525,8 @@ $('stop').addEventListener('click', () => generation?.abort());
 $('budget').addEventListener('input', () => update());
 $('budget').addEventListener('change', onBudgetChange);
 
-window.demo = { state, load, send, blockSource, get engine() { return engine; }, get store() { return store; } };
+window.demo = { state, load, send, blockSource, get engine() { return engine; }, get store() { return store; },
+  get chat() { return chat; }, history };
 
 $('model-url').value = new URL(params.get('model') ?? '/models/stories260K.bstk', location.href).href;
 listModels();
