@@ -12,7 +12,8 @@
 // Query parameters: model=URL (default: the demo model next to the page),
 // budget=SIZE (an explicit budget: bytes, 12MB, 3.5bpw; default from
 // navigator.deviceMemory), chunk=BYTES (largest request; small values show
-// the progress block by block), autoload=0 (wait for the Load button),
+// the progress block by block), record=BYTES (longest IndexedDB record: the
+// tests make it small so that one unit spans several), autoload=0 (wait for the Load button),
 // worker=1 (the engine in a Web Worker, web/worker_engine.js: the page stays
 // responsive while it decodes), sw=0 (no service worker).
 // window.demo exposes the state for the end-to-end tests.
@@ -91,19 +92,21 @@ async function load(url) {
   $('log').textContent = '';
   setStatus('fetching the head…');
   const chunk = Number(params.get('chunk')) || undefined;
+  const storeOptions = { maxRecordBytes: Number(params.get('record')) || undefined };
   try {
     if (useWorker) {
       // the worker keeps its own store and counts its own bytes
       engine = await WorkerEngine.open(url, {
         budgetPolicy: { override: params.get('budget') },
         loader: { maxRequestBytes: chunk, backoffMs: 50 },
+        storeOptions,
         onProgress,
       });
       state.budget = engine.budget;
       state.store = engine.store;
     } else {
       if (!store) {
-        store = await IdbStore.open();
+        store = await IdbStore.open(storeOptions);
         store.onwarning = () => update();
       }
       state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };

@@ -67,7 +67,7 @@ const ops = {
   async open({ source, options, jinjaUrl: jinja }) {
     jinjaUrl = jinja ?? null;
     if (!store) {
-      store = await IdbStore.open();
+      store = await IdbStore.open(options.storeOptions ?? {});
       store.onwarning = () => postMessage({ type: 'snapshot', snapshot: snapshot() });
     }
     // the head kept in IndexedDB too, so a visit without network still opens the file (offline.js)

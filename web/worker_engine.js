@@ -31,6 +31,7 @@ function rebuild(e) {
  * @property {'auto'|'simd128'|'scalar'} [flavor='auto']
  * @property {number} [ctx] KV cache length in tokens
  * @property {{maxRequestBytes?: number, backoffMs?: number, retries?: number}} [loader] loader options (no fetch)
+ * @property {{maxRecordBytes?: number, blockedMs?: number}} [storeOptions] options of the worker's IdbStore
  * @property {(p: import('../js/src/engine.js').Progress) => void} [onProgress]
  * @property {URL|string} [workerUrl] the worker script (default: worker.js next to this file)
  * @property {URL|string} [jinjaUrl] where the worker imports @huggingface/jinja from, for chat templates (default:

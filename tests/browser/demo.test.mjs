@@ -121,6 +121,64 @@ describe('chat demo in chromium', { skip }, () => {
     }
   });
 
+  it('IndexedDB records stay within the record limit: the resident section in pieces, read back, a damaged piece refetched', async () => {
+    const b = await openBrowser();
+    const LIMIT = 16384; // stories260K's resident section is ~52 kB: four pieces
+    try {
+      const { page } = b;
+      const url = `${nginx.url}/demo/?model=/models/s.bstk&record=${LIMIT}&chunk=16384&sw=0`;
+      await page.goto(url);
+      await waitState(page, (s) => s.phase === 'complete');
+      const rawRecords = () => page.evaluate(() => Promise.all(['units', 'pieces'].map((name) => new Promise((resolve, reject) => {
+        const r = window.demo.store.db.transaction(name).objectStore(name).getAll();
+        r.onsuccess = () => resolve(r.result.map((x) => ({ unit: x.unit, part: x.part, bytes: x.data?.byteLength ?? null, parts: x.parts })));
+        r.onerror = () => reject(r.error);
+      }))));
+      const [units, pieces] = await rawRecords();
+      const resident = head.residentEnd - head.header.dataOffset;
+      console.log(`# record limit ${LIMIT}: ${units.length} unit records, resident section (${resident} bytes) in ` +
+        `${pieces.filter((p) => p.unit === -1).map((p) => p.bytes).join(' + ')} bytes`);
+      assert.equal(units.length, head.nBlocks + 1);
+      assert.deepEqual(pieces.filter((p) => p.unit === -1).map((p) => p.part), [0, 1, 2, 3]);
+      assert.equal(units.find((u) => u.unit === -1).parts, 4);
+      assert.equal(units.find((u) => u.unit === -1).bytes, null); // the list of pieces holds no data
+      assert.ok([...units, ...pieces].every((r) => r.bytes === null || r.bytes <= LIMIT));
+      assert.equal(pieces.reduce((n, p) => n + p.bytes, 0), resident);
+      assertStoredMatchesFile(await storedUnits(page), bytes, head);
+      const full = await native(file, head.fullBytes);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), full);
+
+      // a flipped byte in one piece: the resident section reads as missing and comes from the network again
+      await page.evaluate(() => new Promise((resolve, reject) => {
+        const { engine, store } = window.demo;
+        const tx = store.db.transaction('pieces', 'readwrite');
+        const os = tx.objectStore('pieces');
+        const r = os.get([engine.loader.storeKey, -1, 2]);
+        r.onsuccess = () => {
+          new Uint8Array(r.result.data)[100] ^= 1;
+          os.put(r.result);
+        };
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      }));
+      for (const [fromNet, badRecords] of [[1, 1], [0, 0]]) {
+        await page.reload();
+        await waitState(page, (s) => s.phase === 'complete');
+        const st = await getState(page);
+        const bad = await page.evaluate(() => window.demo.store.stats.bad);
+        console.log(`# reload: ${st.blocks.fromCache} units from IndexedDB, ${st.blocks.fromNet} from the network, ${bad} damaged`);
+        assert.equal(st.blocks.fromNet, fromNet);
+        assert.equal(st.blocks.fromCache, head.nBlocks + 1 - fromNet);
+        assert.equal(bad, badRecords);
+        assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), full);
+      }
+      assertStoredMatchesFile(await storedUnits(page), bytes, head);
+      assert.deepEqual(b.errors, []);
+    } finally {
+      await b.close();
+    }
+  });
+
   /** Loads the fast model with one faulty response (fault(body, start) returns the bytes to send). */
   async function loadWithFault(fault) {
     const b = await openBrowser();
