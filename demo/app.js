@@ -13,7 +13,9 @@
 // budget=SIZE (an explicit budget: bytes, 12MB, 3.5bpw; default from
 // navigator.deviceMemory), chunk=BYTES (largest request; small values show
 // the progress block by block), record=BYTES (longest IndexedDB record: the
-// tests make it small so that one unit spans several), autoload=0 (wait for the Load button),
+// tests make it small so that one unit spans several), idle=MS (a request
+// that receives nothing this long is dropped and retried; default 30 s),
+// autoload=0 (wait for the Load button),
 // worker=1 (the engine in a Web Worker, web/worker_engine.js: the page stays
 // responsive while it decodes), sw=0 (no service worker).
 // window.demo exposes the state for the end-to-end tests.
@@ -92,13 +94,14 @@ async function load(url) {
   $('log').textContent = '';
   setStatus('fetching the head…');
   const chunk = Number(params.get('chunk')) || undefined;
+  const idleTimeoutMs = Number(params.get('idle')) || undefined;
   const storeOptions = { maxRecordBytes: Number(params.get('record')) || undefined };
   try {
     if (useWorker) {
       // the worker keeps its own store and counts its own bytes
       engine = await WorkerEngine.open(url, {
         budgetPolicy: { override: params.get('budget') },
-        loader: { maxRequestBytes: chunk, backoffMs: 50 },
+        loader: { maxRequestBytes: chunk, backoffMs: 50, idleTimeoutMs },
         storeOptions,
         onProgress,
       });
@@ -110,7 +113,7 @@ async function load(url) {
         store.onwarning = () => update();
       }
       state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
-      transport = new OfflineTransport(url, { store, fetch: countingFetch });
+      transport = new OfflineTransport(url, { store, fetch: countingFetch, idleTimeoutMs });
       engine = await Engine.open(transport, {
         progressive: true,
         store,

@@ -71,7 +71,8 @@ const ops = {
       store.onwarning = () => postMessage({ type: 'snapshot', snapshot: snapshot() });
     }
     // the head kept in IndexedDB too, so a visit without network still opens the file (offline.js)
-    transport = new OfflineTransport(source, { store, fetch: countingFetch });
+    // the transport is the worker's own (it counts bytes, keeps the head), so it takes the idle timeout itself
+    transport = new OfflineTransport(source, { store, fetch: countingFetch, idleTimeoutMs: options.loader?.idleTimeoutMs });
     offline = { headStored: false, replaced: null };
     engine = await Engine.open(transport, {
       progressive: options.progressive ?? true,

@@ -30,7 +30,8 @@ function rebuild(e) {
  * @property {boolean} [progressive=true] return after the resident section; blocks attach in the background
  * @property {'auto'|'simd128'|'scalar'} [flavor='auto']
  * @property {number} [ctx] KV cache length in tokens
- * @property {{maxRequestBytes?: number, backoffMs?: number, retries?: number}} [loader] loader options (no fetch)
+ * @property {{maxRequestBytes?: number, backoffMs?: number, retries?: number, idleTimeoutMs?: number}} [loader] loader
+ *   options (no fetch: the worker has its own)
  * @property {{maxRecordBytes?: number, blockedMs?: number}} [storeOptions] options of the worker's IdbStore
  * @property {(p: import('../js/src/engine.js').Progress) => void} [onProgress]
  * @property {URL|string} [workerUrl] the worker script (default: worker.js next to this file)

@@ -27,7 +27,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { blockEntry, parseHead } from '../../js/src/format.js';
 import { runNative } from '../../js/test/helpers.mjs';
-import { ask, browserMissing, fixtures, getState, openBrowser, ROOT, startNginx, waitState } from './helpers.mjs';
+import { ask, assertStoredMatchesFile, browserMissing, fixtures, getState, openBrowser, ROOT, startNginx, storedUnits, waitState }
+  from './helpers.mjs';
 
 const skip = browserMissing();
 const PROMPT = 'Once upon a time';
@@ -39,29 +40,6 @@ async function native(file, budget, { temperature = 0, seed = 42 } = {}) {
     '--temperature', String(temperature), '--seed', String(seed)]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.toString().replace(/\n$/, '');
-}
-
-/** Every unit the page's IndexedDB holds for its model, as plain arrays. */
-function storedUnits(page) {
-  return page.evaluate(async () => {
-    const { engine, store } = window.demo;
-    const key = engine.loader.storeKey;
-    const out = {};
-    for (const u of await store.units(key)) out[u] = Array.from(await store.get(key, u));
-    return out;
-  });
-}
-
-/** Checks stored units against the file: every record is the file's bytes. */
-function assertStoredMatchesFile(units, bytes, head) {
-  const n = Object.keys(units).length;
-  assert.ok(n > 1, `only ${n} units stored`);
-  for (const [k, data] of Object.entries(units)) {
-    const u = Number(k);
-    const [start, end] = u < 0 ? [head.header.dataOffset, head.residentEnd] : [blockEntry(head, u).offset, blockEntry(head, u).offset + blockEntry(head, u).size];
-    assert.equal(data.length, end - start, `unit ${u} length`);
-    assert.ok(Buffer.from(data).equals(bytes.subarray(start, end)), `unit ${u} differs from the file`);
-  }
 }
 
 const setBudget = (page, mb) => page.$eval('#budget', (el, v) => {
