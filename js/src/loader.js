@@ -317,6 +317,7 @@ export class RangeLoader {
       try {
         return await this.#openHeadOnce(signal);
       } catch (err) {
+        this.identity = null; // nothing was handed out: another try starts afresh, with whatever version the server has
         if (!retriable(err) || attempt >= this.retries) throw err;
         await this.#backoff(attempt, signal);
       }
@@ -349,8 +350,14 @@ export class RangeLoader {
     if (r.ranged && got < expect) throw ioError(`${this.transport.name}: connection lost in the head (${got} bytes)`);
     let bytes = concat(chunks, got);
     if (!header) header = parseHeader(bytes); // a file shorter than a header: TRUNCATED or FORMAT
+    const identity = () => ({ source: this.transport.name, etag: r.etag, lastModified: r.lastModified,
+      size: Number.isNaN(r.total) ? header.fileSize : r.total, headerCrc: header.headerCrc });
     if (r.ranged) {
-      if (got < header.dataOffset) bytes = concat([bytes, await this.#readRange(got, header.dataOffset, signal)], header.dataOffset);
+      if (got < header.dataOffset) {
+        // the rest of the head must be the same version: from here on requests carry If-Range and are checked
+        this.identity = identity();
+        bytes = concat([bytes, await this.#readRange(got, header.dataOffset, signal)], header.dataOffset);
+      }
     } else if (got < header.dataOffset) {
       throw ioError(`${this.transport.name}: connection lost in the head (${got} of ${header.dataOffset} bytes)`);
     }
@@ -363,7 +370,7 @@ export class RangeLoader {
     const extra = bytes.subarray(header.dataOffset);
     if (!r.ranged) this.stream = { it, pos: header.dataOffset, leftover: extra.length ? extra : null };
     else if (extra.length) this.prefetch = { start: header.dataOffset, bytes: extra };
-    this.identity = { source: this.transport.name, etag: r.etag, lastModified: r.lastModified, size, headerCrc: header.headerCrc };
+    this.identity = identity();
     this.stats.bytes += got;
     return head;
   }

@@ -173,9 +173,22 @@ describe('RangeLoader', { skip }, () => {
   });
 
   it('stops when the file changes on the server between requests', async () => {
-    const { url } = await serve({ etag: (n) => (n === 0 ? '"v1"' : '"v2"') });
+    const { url, log } = await serve({ etag: (n) => (n === 0 ? '"v1"' : '"v2"') });
     const loader = new RangeLoader(url, { headGuess: 1024, ...fast });
-    await assert.rejects(collect(loader, -1, head.nBlocks), (err) => err.code === 'BS_ERR_STATE' && /changed/.test(err.message));
+    await assert.rejects(collect(loader, -1, head.nBlocks), (err) => err.code === 'BS_ERR_STATE' && /"v1" -> "v2"/.test(err.message));
+    assert.equal(loader.stats.retries, 0, 'a version change is not retried');
+    assert.equal(log[0].ifRange, undefined); // nothing to match yet
+    assert.ok(log.length > 1 && log.slice(1).every((r) => r.ifRange === '"v1"'), JSON.stringify(log));
+  });
+
+  it('later requests carry If-Range with a strong ETag only (a weak one cannot validate a range)', async () => {
+    for (const [etag, want] of [['"v1"', '"v1"'], ['W/"v1"', undefined], [null, undefined]]) {
+      const { url, log } = await serve({ etag: () => etag });
+      const loader = new RangeLoader(url, { headGuess: 1024, maxRequestBytes: 4096, ...fast });
+      checkUnits(await collect(loader, -1, 6), head, bytes, 6);
+      assert.ok(log.length > 2);
+      assert.deepEqual(log.slice(1).map((r) => r.ifRange), log.slice(1).map(() => want), `ETag ${etag}`);
+    }
   });
 
   it('knows what a prefix file holds and refuses to read past it', async () => {

@@ -260,6 +260,11 @@ describe('loader faults in the browser, through a proxy in front of nginx', { sk
     assert.deepEqual(b.errors, []);
     const i = proxy.log.findIndex((e) => e.fault);
     assert.ok(i >= 0, 'the fault was never injected');
+    // every request after the head's first carries If-Range with nginx's ETag: a file replaced meanwhile gets a 200
+    const etag = proxy.log[0].etag;
+    assert.match(etag ?? '', /^"[0-9a-f]+-[0-9a-f]+"$/);
+    assert.equal(proxy.log[0].ifRange, null);
+    assert.deepEqual(proxy.log.slice(1).filter((e) => e.ifRange !== etag), [], 'a request without If-Range');
     const stats = await b.page.evaluate(() => ({ ...window.demo.engine.loader.stats }));
     return { faulted: proxy.log[i], next: proxy.log[i + 1], stats, waitedMs: Date.now() - t0 };
   }

@@ -125,21 +125,24 @@ export function assertStoredMatchesFile(units, bytes, head, { atLeast = 2 } = {}
  *   {stall: k}       k body bytes, then silence, the socket kept open
  *   {lengthDelta: d} Content-Length off by d: d < 0 sends that much less and
  *                    ends cleanly; d > 0 sends the body, then closes
- * Returns {url, log, close()}; log gets {n, start, end, at, fault} per request of `path`.
+ * Returns {url, log, close()}; log gets {n, start, end, at, fault, ifRange, etag} per request of
+ * `path` (ifRange: the request's If-Range header; etag: nginx's answer's ETag).
  */
 export async function startFaultProxy(target, path, fault) {
   const log = [];
   const upstream = new URL(target);
   const server = createServer((req, res) => {
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    let f = null;
+    let f = null, entry = null;
     if (new URL(req.url, target).pathname === path && m) {
-      const entry = { n: log.length, start: Number(m[1]), end: Number(m[2]) + 1, at: Date.now(), fault: null };
+      entry = { n: log.length, start: Number(m[1]), end: Number(m[2]) + 1, at: Date.now(), fault: null,
+        ifRange: req.headers['if-range'] ?? null, etag: null };
       log.push(entry);
       f = fault(entry.n, entry.start, entry.end) ?? null;
       entry.fault = f;
     }
     const up = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      if (entry) entry.etag = r.headers.etag ?? null;
       if (!f) {
         res.writeHead(r.statusCode, r.headers);
         r.pipe(res);
