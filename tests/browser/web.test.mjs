@@ -11,9 +11,11 @@ import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import { sessionBytes } from '../../js/src/budget.js';
 import { crc32c } from '../../js/src/crc32c.js';
+import { Engine } from '../../js/src/engine.js';
+import { parseHead } from '../../js/src/format.js';
 import { RangeLoader } from '../../js/src/loader.js';
 import { browserBudget, IdbStore, OfflineTransport } from '../../web/index.js';
-import { nativeMissing } from '../../js/test/helpers.mjs';
+import { nativeMissing, wasmMissing } from '../../js/test/helpers.mjs';
 import { fixtures } from './helpers.mjs';
 
 globalThis.IDBKeyRange ??= IDBKeyRange; // a browser global the store uses for ranges
@@ -285,6 +287,35 @@ describe('OfflineTransport', { skip: nativeMissing() }, () => {
     // a block never stored: a clear, permanent error
     await assert.rejects(async () => { for await (const _ of offline.units(3, 4)); }, /offline, and bytes .* never stored/); // eslint-disable-line no-unused-vars
   });
+
+  it('offline, a budget past what was stored: a permanent error naming the bytes, and the blocks attached keep working',
+    { skip: wasmMissing() }, async () => {
+      const store = await IdbStore.open({ indexedDB: new IDBFactory() });
+      const head = parseHead(file);
+      const t = new OfflineTransport(URL_, { store, fetch: fakeNetwork(file, '"v1"').fetch });
+      const online = await Engine.open(t, { store, budget: head.cumulative[5] });
+      await t.commit(online.loader.storeKey);
+      const text = async (engine) => {
+        let out = '';
+        for await (const t of engine.generate('Once upon a time', { maxTokens: 24, temperature: 0 })) out += t.text;
+        return out;
+      };
+      const five = await text(online);
+      await online.close();
+      const net = fakeNetwork(file, '"v1"');
+      net.up = false;
+      const t0 = Date.now();
+      const offline = await Engine.open(new OfflineTransport(URL_, { store, fetch: net.fetch }),
+        { store, budget: head.fullBytes, progressive: true, loader: { backoffMs: 1000 } });
+      try {
+        await assert.rejects(offline.ready, (e) => e.code === 'BS_ERR_IO' && /offline, and bytes \d+-\d+ were never stored/.test(e.message));
+        assert.ok(Date.now() - t0 < 900, 'no retry (the first backoff is 1 s)');
+        assert.equal(offline.stack().nLoaded, 5);
+        assert.equal(await text(offline), five);
+      } finally {
+        await offline.close();
+      }
+    });
 
   it('a new version online replaces the kept head and drops the old blocks', async () => {
     const store = await IdbStore.open({ indexedDB: new IDBFactory() });
