@@ -12,10 +12,17 @@
 // Query parameters: model=URL (default: the demo model next to the page),
 // budget=SIZE (an explicit budget: bytes, 12MB, 3.5bpw; default from
 // navigator.deviceMemory), chunk=BYTES (largest request; small values show
-// the progress block by block), autoload=0 (wait for the Load button),
+// the progress block by block), record=BYTES (longest IndexedDB record: the
+// tests make it small so that one unit spans several), idle=MS (a request
+// that receives nothing this long is dropped and retried; default 30 s),
+// autoload=0 (wait for the Load button),
 // worker=1 (the engine in a Web Worker, web/worker_engine.js: the page stays
 // responsive while it decodes), sw=0 (no service worker).
 // window.demo exposes the state for the end-to-end tests.
+
+// the template engine by its package name (the page's import map): loaded with the page, so that the service
+// worker keeps it for offline visits; the library itself imports it only when a chat needs it
+import * as jinja from '@huggingface/jinja';
 
 import { Chat, Engine, isAbortError } from '/js/src/index.js';
 import { browserBudget, IdbStore, OfflineTransport, WorkerEngine } from '/web/index.js';
@@ -87,23 +94,26 @@ async function load(url) {
   $('log').textContent = '';
   setStatus('fetching the head…');
   const chunk = Number(params.get('chunk')) || undefined;
+  const idleTimeoutMs = Number(params.get('idle')) || undefined;
+  const storeOptions = { maxRecordBytes: Number(params.get('record')) || undefined };
   try {
     if (useWorker) {
       // the worker keeps its own store and counts its own bytes
       engine = await WorkerEngine.open(url, {
         budgetPolicy: { override: params.get('budget') },
-        loader: { maxRequestBytes: chunk, backoffMs: 50 },
+        loader: { maxRequestBytes: chunk, backoffMs: 50, idleTimeoutMs },
+        storeOptions,
         onProgress,
       });
       state.budget = engine.budget;
       state.store = engine.store;
     } else {
       if (!store) {
-        store = await IdbStore.open();
+        store = await IdbStore.open(storeOptions);
         store.onwarning = () => update();
       }
       state.store = { mode: store.mode, warning: store.warning, persisted: store.persisted };
-      transport = new OfflineTransport(url, { store, fetch: countingFetch });
+      transport = new OfflineTransport(url, { store, fetch: countingFetch, idleTimeoutMs });
       engine = await Engine.open(transport, {
         progressive: true,
         store,
@@ -134,7 +144,7 @@ async function load(url) {
   state.fileSize = engine.loader.size;
   state.blocks.total = engine.loader.available;
   state.phase = 'ready';
-  chat = !engine.head.chatTemplate ? null : useWorker ? 'worker' : new Chat(engine);
+  chat = !engine.head.chatTemplate ? null : useWorker ? 'worker' : new Chat(engine, { jinja });
   setupBudget();
   drawBlocks();
   $('prompt').disabled = $('send').disabled = false;
@@ -521,7 +531,8 @@ $('stop').addEventListener('click', () => generation?.abort());
 $('budget').addEventListener('input', () => update());
 $('budget').addEventListener('change', onBudgetChange);
 
-window.demo = { state, load, send, blockSource, get engine() { return engine; }, get store() { return store; } };
+window.demo = { state, load, send, blockSource, get engine() { return engine; }, get store() { return store; },
+  get chat() { return chat; }, history };
 
 $('model-url').value = new URL(params.get('model') ?? '/models/stories260K.bstk', location.href).href;
 listModels();

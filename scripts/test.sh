@@ -17,7 +17,11 @@ command -v node >/dev/null && command -v npm >/dev/null || scripts/setup.sh node
 jobs=2
 cmake -B build -S . -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
-(cd build && ctest --output-on-failure -j"$jobs")
+# The JavaScript package first (its build makes both wasm modules into js/dist/): the CLI tests also
+# run the Node CLI on damaged inputs (tests/cli/fuzz_inputs.sh), and must not skip it here.
+if [ -f js/package-lock.json ]; then npm --prefix js ci --no-audit --no-fund >/dev/null; else npm --prefix js install --no-audit --no-fund >/dev/null; fi
+npm --prefix js run build >/dev/null
+(cd build && BITSTACK_REQUIRE_NODE_CLI=1 ctest --output-on-failure -j"$jobs")
 
 # Sanitizers: every C test again under ASan + UBSan (leaks included), the
 # fuzz corpora replays (ctest -L fuzz) and the CLI tests with them.
@@ -38,10 +42,8 @@ for flavor in simd scalar; do
   (cd build-wasm-$flavor && ctest --output-on-failure -j"$jobs")
 done
 
-# JavaScript: the package (its build copies both modules into js/dist/), then
-# its tests, acceptance included (they use build/bitstack and nginx).
-if [ -f js/package-lock.json ]; then npm --prefix js ci --no-audit --no-fund >/dev/null; else npm --prefix js install --no-audit --no-fund >/dev/null; fi
-npm --prefix js run build >/dev/null
+# JavaScript: the package's tests (built above), acceptance included (they
+# use build/bitstack and nginx).
 node --test js/test/
 
 # The browser: the demo in chromium (playwright-core) against nginx. Required

@@ -92,6 +92,76 @@ static int run_tokens(bs_model *m, int32_t *out, int n) {
     return k;
 }
 
+/* The logits after BOS (vocabulary 512): bit for bit, what the model is. */
+static void bos_logits(bs_model *m, float *out) {
+    bs_session *s = NULL;
+    const float *lg = NULL;
+    int32_t tok = 1;
+    memset(out, 0, 512 * sizeof *out);
+    if (bs_session_create(m, NULL, &s) == BS_OK && bs_session_eval(s, &tok, 1, &lg) == BS_OK)
+        memcpy(out, lg, 512 * sizeof *out);
+    bs_session_free(s);
+}
+
+/* Blocks pushed by the caller (the network path) that must be refused, each
+   leaving the model as it was: out of order, negative, past the end of the
+   stack, one byte short or long, a flipped byte, no data. */
+static void test_attach_faults(const char *file) {
+    size_t n = 0;
+    unsigned char *bytes = slurp(file, &n);
+    bs_model *m = NULL;
+    bs_load_options res = {NULL, 0, 1};
+    CHECK_OK(bs_model_load(file, &res, &m));
+    if (!m || !bytes) {
+        free(bytes);
+        bs_model_free(m);
+        return;
+    }
+    const bs_stack *st = m->stack;
+    const uint32_t first = st->h.n_resident;
+    const int32_t n_blocks = (int32_t)(st->h.n_entries - first);
+    static float before[512], after[512];
+    bs_stack_info si;
+    for (int32_t b = 0; b <= n_blocks; b++) {
+        bos_logits(m, before);
+        /* block b is next; b == n_blocks: the stack is complete, anything more is past its end */
+        const bstk_entry *e = b < n_blocks ? &st->entries[first + b] : &st->entries[first + b - 1];
+        size_t size = (size_t)e->size;
+        unsigned char *buf = malloc(size + 1);
+        memcpy(buf, bytes + e->offset, size);
+        buf[size] = 0;
+        if (b == n_blocks) {
+            CHECK_STATUS(bs_model_attach_block(m, b, buf, size), BS_ERR_RANGE);
+        } else {
+            CHECK_STATUS(bs_model_attach_block(m, b + 1, buf, size), BS_ERR_STATE);
+            CHECK_STATUS(bs_model_attach_block(m, -1, buf, size), BS_ERR_STATE);
+            CHECK_STATUS(bs_model_attach_block(m, b, buf, size - 1), BS_ERR_FORMAT);
+            CHECK_STATUS(bs_model_attach_block(m, b, buf, size + 1), BS_ERR_FORMAT);
+            CHECK_STATUS(bs_model_attach_block(m, b, NULL, size), BS_ERR_INVALID_ARG);
+            buf[size / 2] ^= 0x10;
+            CHECK_STATUS(bs_model_attach_block(m, b, buf, size), BS_ERR_CHECKSUM);
+            buf[size / 2] ^= 0x10;
+        }
+        CHECK_OK(bs_model_stack_info(m, &si));
+        CHECK_EQ_INT(si.n_loaded, b);
+        bos_logits(m, after);
+        CHECK(memcmp(before, after, sizeof before) == 0); /* the refused pushes changed nothing */
+        if (b < n_blocks) CHECK_OK(bs_model_attach_block(m, b, buf, size));
+        free(buf);
+    }
+    /* every block pushed: the model is the whole file's */
+    bs_model *full = NULL;
+    CHECK_OK(bs_model_load(file, NULL, &full));
+    if (full) {
+        bos_logits(full, before);
+        bos_logits(m, after);
+        CHECK(memcmp(before, after, sizeof before) == 0);
+    }
+    bs_model_free(full);
+    bs_model_free(m);
+    free(bytes);
+}
+
 static void test_deterministic(void) {
     CHECK_OK(compress_to(tmp_path("a.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL, 0));
     CHECK_OK(compress_to(tmp_path("b.bstk"), BS_METHOD_AVD, BS_ORDER_LEVEL, 0));
@@ -298,6 +368,7 @@ int main(void) {
     test_prefixes(avd);
     test_corruption(avd);
     test_grow_shrink(avd);
+    test_attach_faults(avd);
     /* bit planes with each kind of stored scale (stories260K's matrices are
        narrow: auto picks binary16; 8 forces the 8-bit codes) */
     for (int32_t bits = 16; bits >= 8; bits -= 8) {
@@ -305,6 +376,7 @@ int main(void) {
         test_prefixes(planes);
         test_corruption(planes);
         test_grow_shrink(planes);
+        test_attach_faults(planes);
     }
     RUN(test_float_model);
     remove(avd);

@@ -49,6 +49,38 @@ static int32_t rtn_targets(bs_model *m, int tables, bs_linear **out) {
     return n;
 }
 
+/* Whether `src` is the float model `stack` was compressed from, as far as
+   RTN needs: the same vocabulary (the evaluation text is tokenized by the
+   stack) and, matrix by matrix, the same shapes in f32. A mismatch would
+   overrun the buffer sized from the stack's weights, and a .bstk given as
+   the source has no f32 weights at all (both crashed before this check). */
+static int source_matches(bs_model *stack, bs_model *src, int tables, const char *source) {
+    if (src->cfg.vocab_size != stack->cfg.vocab_size || src->cfg.n_layers != stack->cfg.n_layers) {
+        fprintf(stderr, "bitstack: --source %s does not match the stack: %d layers, vocabulary %d "
+                "(the stack: %d layers, vocabulary %d)\n", source, src->cfg.n_layers, src->cfg.vocab_size,
+                stack->cfg.n_layers, stack->cfg.vocab_size);
+        return EXIT_FAIL;
+    }
+    bs_linear **a = malloc(sizeof *a * (size_t)(7 * stack->cfg.n_layers + 2));
+    bs_linear **b = malloc(sizeof *b * (size_t)(7 * stack->cfg.n_layers + 2));
+    int r = (a && b) ? EXIT_OK : cli_fail(BS_ERR_NOMEM, "RTN");
+    int32_t n = r == EXIT_OK ? rtn_targets(stack, tables, a) : 0;
+    if (r == EXIT_OK && rtn_targets(src, tables, b) != n) r = EXIT_FAIL;
+    for (int32_t i = 0; r == EXIT_OK && i < n; i++) {
+        if (b[i]->kind != BS_LIN_F32 || !b[i]->w) {
+            fprintf(stderr, "bitstack: --source %s: matrix %d is not f32 (give the float model, not a .bstk)\n", source, i);
+            r = EXIT_FAIL;
+        } else if (a[i]->rows != b[i]->rows || a[i]->cols != b[i]->cols) {
+            fprintf(stderr, "bitstack: --source %s does not match the stack: matrix %d is %dx%d, the stack's %dx%d\n",
+                    source, i, b[i]->rows, b[i]->cols, a[i]->rows, a[i]->cols);
+            r = EXIT_FAIL;
+        }
+    }
+    free(a);
+    free(b);
+    return r;
+}
+
 /* RTN of those matrices at (bits, group, asym), evaluated, then the
    weights restored from `saved`. */
 static int rtn_point(bs_model *m, int tables, float *saved, int bits, int group, int asym, const eval_set *e,
@@ -204,6 +236,7 @@ int cmd_curve(int argc, char **argv) {
     int tables = m->embed.kind == BS_LIN_PLANES || m->embed.kind == BS_LIN_AVD; /* RTN them too */
     if (source && !no_rtn) {
         if ((r = cli_load_model(source, tokenizer, NULL, &src)) != EXIT_OK) goto done;
+        if ((r = source_matches(m, src, tables, source)) != EXIT_OK) goto done;
         if ((r = eval_ppl(src, &e, &float_ppl)) != EXIT_OK) goto done;
         fprintf(stderr, "  float                    ppl %.4f\n", float_ppl);
         saved = malloc((size_t)params * sizeof(float));

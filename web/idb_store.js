@@ -5,10 +5,18 @@
 // Object store "units", keyed by [fileKey, unit] (js/src/store.js: the
 // file key joins URL, ETag, size and header CRC; unit -1 is the resident
 // section). A record holds one unit: {fileKey, unit, data, crc, size}.
-// Units are the file's stack blocks, a few KiB to a few MiB each, far under
-// the ~128 MB Chromium accepts for one value. The record's own CRC-32C is
+// Chromium rejects values above ~128 MB, and a unit may be larger: the
+// resident section (binary16 norms, scales, outlier columns, and tables kept
+// whole) passes 128 MB for models of about 0.8B parameters and more, and one
+// bit plane of a large token table is tens of MB. So a unit longer than
+// `maxRecordBytes` (32 MiB) is kept as pieces in object store "pieces"
+// (database version 3), keyed by [fileKey, unit, part], each
+// {data, crc, size} of at most maxRecordBytes, all written in one
+// transaction with a "units" record {fileKey, unit, size, parts, pieceBytes}
+// that lists them (no data). Every record's own CRC-32C (every piece's) is
 // checked on every read, so a damaged record reads as missing (and the
-// loader, which checks the index CRC too, fetches the block again).
+// loader, which checks the index CRCs too, fetches the unit again). Records
+// of version 2 (one record per unit, whatever its size) read as before.
 // Object store "heads" (database version 2), keyed by URL: the first bytes
 // of the file's latest version as the server sent them, with its ETag,
 // Last-Modified, size and file key (see offline.js), for offline visits.
@@ -31,7 +39,10 @@ import { MemoryStore } from '../js/src/store.js';
 
 const STORE = 'units';
 const HEADS = 'heads';
-const VERSION = 2;
+const PIECES = 'pieces';
+// 2: units and heads; 3: pieces of units longer than maxRecordBytes
+const VERSION = 3;
+const MAX_RECORD_BYTES = 32 * 2 ** 20;
 
 /** Promise of an IDBRequest's result. */
 function done(req) {
@@ -62,6 +73,7 @@ function openDatabase(factory, name, blockedMs) {
       const db = req.result;
       if (!db.objectStoreNames.contains(STORE)) db.createObjectStore(STORE, { keyPath: ['fileKey', 'unit'] });
       if (!db.objectStoreNames.contains(HEADS)) db.createObjectStore(HEADS, { keyPath: 'url' });
+      if (!db.objectStoreNames.contains(PIECES)) db.createObjectStore(PIECES, { keyPath: ['fileKey', 'unit', 'part'] });
     };
     req.onblocked = () => {
       timer ??= setTimeout(() => {
@@ -85,6 +97,28 @@ function openDatabase(factory, name, blockedMs) {
   });
 }
 
+/** A whole-unit record's bytes if its size and CRC hold, else null. */
+function checked(rec) {
+  const data = new Uint8Array(rec.data ?? 0);
+  return data.length === rec.size && crc32c(data) === rec.crc ? data : null;
+}
+
+/**
+ * The unit a piece list describes, from its piece records (ascending part),
+ * or null when one is missing, of the wrong size or damaged.
+ */
+function joinPieces(rec, pieces) {
+  const { size, parts, pieceBytes } = rec;
+  if (pieces.length !== parts || !(pieceBytes > 0) || Math.ceil(size / pieceBytes) !== parts) return null;
+  const out = new Uint8Array(size);
+  for (let part = 0; part < parts; part++) {
+    const p = pieces[part], data = p.part === part && checked(p);
+    if (!data || data.length !== Math.min(pieceBytes, size - part * pieceBytes)) return null;
+    out.set(data, part * pieceBytes);
+  }
+  return out;
+}
+
 const isQuota = (err) => err?.name === 'QuotaExceededError' || err?.inner?.name === 'QuotaExceededError';
 
 /**
@@ -93,6 +127,8 @@ const isQuota = (err) => err?.name === 'QuotaExceededError' || err?.inner?.name 
  * @property {boolean} [persist=true] ask navigator.storage.persist() so the browser does not evict the blocks
  * @property {IDBFactory} [indexedDB=globalThis.indexedDB] the factory (tests may pass fake-indexeddb's)
  * @property {number} [blockedMs=3000] how long to wait for other tabs to close an older version of the database
+ * @property {number} [maxRecordBytes=33554432] longest value written as one record (32 MiB): a longer unit is split
+ *   into pieces of at most this many bytes (Chromium rejects values above ~128 MB)
  */
 
 /** @implements {import('../js/src/store.js').BlockStore} */
@@ -107,6 +143,7 @@ export class IdbStore {
     const name = options.name ?? 'bitstack-blocks';
     const factory = options.indexedDB ?? globalThis.indexedDB;
     const store = new IdbStore();
+    store.maxRecordBytes = Math.max(1, Math.floor(options.maxRecordBytes ?? MAX_RECORD_BYTES));
     if ((options.persist ?? true) && globalThis.navigator?.storage?.persist) {
       try {
         store.persisted = await navigator.storage.persist();
@@ -144,8 +181,10 @@ export class IdbStore {
     this.memory = new MemoryStore();
     /** Called (no arguments) when the store falls back to memory after opening. */
     this.onwarning = null;
-    /** Counters: records read, found, rejected (bad CRC), written. */
-    this.stats = { gets: 0, hits: 0, bad: 0, puts: 0 };
+    /** Longest value kept as one record; longer units are split into pieces. */
+    this.maxRecordBytes = MAX_RECORD_BYTES;
+    /** Counters: units read, found, rejected (bad CRC or size), written; records written (pieces count one each). */
+    this.stats = { gets: 0, hits: 0, bad: 0, puts: 0, records: 0 };
   }
 
   #fallBack(reason) {
@@ -162,11 +201,12 @@ export class IdbStore {
       if (m) this.stats.hits++;
       return m;
     }
-    const tx = this.db.transaction(STORE, 'readonly');
+    const tx = this.db.transaction([STORE, PIECES], 'readonly');
     const rec = await done(tx.objectStore(STORE).get([fileKey, unit]));
     if (!rec) return (await this.memory.get(fileKey, unit)) ?? null;
-    const data = new Uint8Array(rec.data);
-    if (data.length !== rec.size || crc32c(data) !== rec.crc) {
+    const data = rec.parts === undefined ? checked(rec)
+      : joinPieces(rec, await done(tx.objectStore(PIECES).getAll(IDBKeyRange.bound([fileKey, unit, 0], [fileKey, unit, Infinity]))));
+    if (!data) {
       this.stats.bad++;
       return null; // damaged on disk: read as missing, so the loader fetches it again
     }
@@ -177,11 +217,26 @@ export class IdbStore {
   async put(fileKey, unit, data) {
     this.stats.puts++;
     if (this.mode === 'memory') return this.memory.put(fileKey, unit, data);
-    // an ArrayBuffer of exactly the unit (a view may share a larger buffer)
-    const copy = data.slice().buffer;
     try {
-      const tx = this.db.transaction(STORE, 'readwrite');
-      tx.objectStore(STORE).put({ fileKey, unit, data: copy, size: data.length, crc: crc32c(data) });
+      // one transaction: a unit's pieces and the record listing them are stored together or not at all
+      const tx = this.db.transaction([STORE, PIECES], 'readwrite');
+      const units = tx.objectStore(STORE), pieces = tx.objectStore(PIECES);
+      // a unit stored before in another shape (another piece size, or whole) leaves no piece behind
+      pieces.delete(IDBKeyRange.bound([fileKey, unit, 0], [fileKey, unit, Infinity]));
+      const step = this.maxRecordBytes;
+      if (data.length <= step) {
+        // an ArrayBuffer of exactly the unit (a view may share a larger buffer)
+        units.put({ fileKey, unit, data: data.slice().buffer, size: data.length, crc: crc32c(data) });
+        this.stats.records++;
+      } else {
+        const parts = Math.ceil(data.length / step);
+        for (let part = 0; part < parts; part++) {
+          const piece = data.subarray(part * step, Math.min(data.length, (part + 1) * step));
+          pieces.put({ fileKey, unit, part, data: piece.slice().buffer, size: piece.length, crc: crc32c(piece) });
+        }
+        units.put({ fileKey, unit, size: data.length, parts, pieceBytes: step });
+        this.stats.records += parts + 1;
+      }
       await committed(tx);
     } catch (err) {
       if (!isQuota(err)) throw err;
@@ -193,8 +248,11 @@ export class IdbStore {
   async delete(fileKey) {
     await this.memory.delete(fileKey);
     if (this.mode === 'memory' || !this.db) return;
-    const tx = this.db.transaction(STORE, 'readwrite');
-    tx.objectStore(STORE).delete(IDBKeyRange.bound([fileKey, -Infinity], [fileKey, Infinity]));
+    const tx = this.db.transaction([STORE, PIECES], 'readwrite');
+    // [fileKey, -Infinity] < [fileKey, unit, part] < [fileKey, Infinity]: one range covers both stores
+    const all = IDBKeyRange.bound([fileKey, -Infinity], [fileKey, Infinity]);
+    tx.objectStore(STORE).delete(all);
+    tx.objectStore(PIECES).delete(all);
     await committed(tx);
   }
 

@@ -6,11 +6,13 @@
 // engine's facts (the proxy answers stack() and info() from it).
 
 import { Engine } from '../js/src/engine.js';
+import { BitstackError } from '../js/src/errors.js';
 import { browserBudget } from './budget.js';
 import { IdbStore } from './idb_store.js';
 import { OfflineTransport } from './offline.js';
 
 let engine = null, store = null, chat = null, budget = null, transport = null, offline = null;
+let jinjaUrl = null; // where @huggingface/jinja is (the page's import map says; a worker has no import map)
 const net = { bytes: 0, requests: 0 };
 const aborts = new Map(); // request id -> AbortController
 
@@ -39,16 +41,38 @@ function snapshot() {
   };
 }
 
+/**
+ * The engine's Chat, made once. @huggingface/jinja is imported by URL: its
+ * package name means nothing in a worker (module workers get no import map).
+ * Without a URL, Chat tries the name and reports BS_ERR_UNSUPPORTED.
+ */
+async function chatFor(e) {
+  if (chat?.engine === e) return chat;
+  const { Chat } = await import('../js/src/chat.js');
+  let jinja;
+  if (jinjaUrl) {
+    try {
+      jinja = await import(jinjaUrl);
+    } catch (err) {
+      throw new BitstackError('BS_ERR_UNSUPPORTED', `cannot import @huggingface/jinja from ${jinjaUrl}: ${err.message}`, { cause: err });
+    }
+  }
+  chat = new Chat(e, { jinja });
+  return chat;
+}
+
 const errorOf = (err) => ({ name: err?.name ?? 'Error', code: err?.code, message: err?.message ?? String(err) });
 
 const ops = {
-  async open({ source, options }) {
+  async open({ source, options, jinjaUrl: jinja }) {
+    jinjaUrl = jinja ?? null;
     if (!store) {
-      store = await IdbStore.open();
+      store = await IdbStore.open(options.storeOptions ?? {});
       store.onwarning = () => postMessage({ type: 'snapshot', snapshot: snapshot() });
     }
     // the head kept in IndexedDB too, so a visit without network still opens the file (offline.js)
-    transport = new OfflineTransport(source, { store, fetch: countingFetch });
+    // the transport is the worker's own (it counts bytes, keeps the head), so it takes the idle timeout itself
+    transport = new OfflineTransport(source, { store, fetch: countingFetch, idleTimeoutMs: options.loader?.idleTimeoutMs });
     offline = { headStored: false, replaced: null };
     engine = await Engine.open(transport, {
       progressive: options.progressive ?? true,
@@ -68,6 +92,9 @@ const ops = {
     }, (err) => (offline.error = err.message));
     engine.ready.then(() => postMessage({ type: 'ready', snapshot: snapshot() }),
       (err) => postMessage({ type: 'ready-error', error: errorOf(err), snapshot: snapshot() }));
+    // a model with a template gets its chat now: the template engine is then among the files the page asks
+    // the service worker to keep (offline visits), and a missing one is reported at the first reply
+    if (engine.head.chatTemplate) await chatFor(engine).catch(() => {});
     // what the worker fetched itself (its modules, the wasm): the page asks the service worker to keep them
     const resources = performance.getEntriesByType('resource').map((e) => e.name);
     return { head: engine.head, snapshot: snapshot(), resources };
@@ -88,9 +115,8 @@ const ops = {
     return snapshot();
   },
   async chat({ id, request }, signal) {
-    // imported on first use: chat.js needs @huggingface/jinja, which a worker can only reach through an import map
-    chat ??= new (await import('../js/src/chat.js')).Chat(engine);
-    for await (const c of await chat.completions.create({ ...request, stream: true }, { signal })) {
+    const stream = await (await chatFor(engine)).completions.create({ ...request, stream: true }, { signal });
+    for await (const c of stream) {
       postMessage({ id, type: 'chunk', chunk: c });
     }
     return snapshot();

@@ -12,7 +12,8 @@
 // both). The budget is not a function (functions do not cross to a worker)
 // but a budgetPolicy for browserBudget (web/budget.js), evaluated in the
 // worker. Blocks are stored in IndexedDB by the worker. Chat requests go
-// through chatStream() (the worker runs Chat).
+// through chatStream() (the worker runs Chat, with @huggingface/jinja
+// imported by the URL the page's import map gives: the worker has none).
 
 import { BitstackError } from '../js/src/errors.js';
 
@@ -29,10 +30,23 @@ function rebuild(e) {
  * @property {boolean} [progressive=true] return after the resident section; blocks attach in the background
  * @property {'auto'|'simd128'|'scalar'} [flavor='auto']
  * @property {number} [ctx] KV cache length in tokens
- * @property {{maxRequestBytes?: number, backoffMs?: number, retries?: number}} [loader] loader options (no fetch)
+ * @property {{maxRequestBytes?: number, backoffMs?: number, retries?: number, idleTimeoutMs?: number}} [loader] loader
+ *   options (no fetch: the worker has its own)
+ * @property {{maxRecordBytes?: number, blockedMs?: number}} [storeOptions] options of the worker's IdbStore
  * @property {(p: import('../js/src/engine.js').Progress) => void} [onProgress]
  * @property {URL|string} [workerUrl] the worker script (default: worker.js next to this file)
+ * @property {URL|string} [jinjaUrl] where the worker imports @huggingface/jinja from, for chat templates (default:
+ *   what the page's import map resolves the package name to; a module worker has no import map of its own)
  */
+
+/** The page's URL for @huggingface/jinja (its import map's), or null when the name does not resolve here. */
+function pageJinjaUrl() {
+  try {
+    return import.meta.resolve('@huggingface/jinja');
+  } catch {
+    return null; // no import map entry: the worker says so if a chat needs it
+  }
+}
 
 export class WorkerEngine {
   /**
@@ -42,9 +56,10 @@ export class WorkerEngine {
   static async open(source, options = {}) {
     const worker = new Worker(options.workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
     const e = new WorkerEngine(worker, options.onProgress ?? null);
-    const { onProgress, workerUrl, ...rest } = options; // eslint-disable-line no-unused-vars
+    const { onProgress, workerUrl, jinjaUrl, ...rest } = options; // eslint-disable-line no-unused-vars
+    const jinja = jinjaUrl ? String(jinjaUrl) : pageJinjaUrl();
     try {
-      const { head, snapshot, resources } = await e.#call({ op: 'open', source: String(source), options: rest });
+      const { head, snapshot, resources } = await e.#call({ op: 'open', source: String(source), options: rest, jinjaUrl: jinja });
       e.head = head;
       e.resources = resources;
       e.#take(snapshot);

@@ -9,11 +9,14 @@
 // The conversation is rendered with the file's own Jinja chat template
 // (metadata chat.template; or `template` given here) by @huggingface/jinja,
 // with bos_token and eos_token defined, and tokenized with special tokens
-// matched. The KV cache is reused across calls: only the tokens past the
-// longest prefix it already holds are evaluated. Unknown request fields
-// are rejected (BS_ERR_INVALID_ARG), so a typo never silently does nothing.
-
-import { Template } from '@huggingface/jinja';
+// matched. @huggingface/jinja is imported on first use, not statically:
+// its bare specifier resolves in Node, bundlers and pages with an import
+// map, but a module worker gets no import map, and a static import would
+// make this whole module fail to load there. Such callers pass the module
+// itself (`jinja`; web/worker.js imports it by URL).
+// The KV cache is reused across calls: only the tokens past the longest
+// prefix it already holds are evaluated. Unknown request fields are
+// rejected (BS_ERR_INVALID_ARG), so a typo never silently does nothing.
 
 import { BitstackError, throwIfAborted } from './errors.js';
 
@@ -66,12 +69,30 @@ export function validateRequest(req) {
 }
 
 /**
+ * The Jinja engine: the module given, or @huggingface/jinja by its package
+ * name (a failure to resolve it says what to pass instead).
+ * @param {{Template: Function}} [jinja]
+ */
+async function jinjaModule(jinja) {
+  if (jinja) return jinja;
+  try {
+    return await import('@huggingface/jinja');
+  } catch (err) {
+    throw new BitstackError('BS_ERR_UNSUPPORTED', `chat templates need @huggingface/jinja, which cannot be imported here (${err.message}); ` +
+      'pass the module as the jinja option', { cause: err });
+  }
+}
+
+/**
  * Renders messages with a Jinja chat template.
  * @param {string} template
  * @param {object[]} messages
- * @param {{bosToken?: string, eosToken?: string, addGenerationPrompt?: boolean}} [opts]
+ * @param {{bosToken?: string, eosToken?: string, addGenerationPrompt?: boolean, jinja?: {Template: Function}}} [opts]
+ *   jinja: the @huggingface/jinja module, where its package name does not resolve (default: imported by name)
+ * @returns {Promise<string>}
  */
-export function renderTemplate(template, messages, { bosToken = '', eosToken = '', addGenerationPrompt = true } = {}) {
+export async function renderTemplate(template, messages, { bosToken = '', eosToken = '', addGenerationPrompt = true, jinja } = {}) {
+  const { Template } = await jinjaModule(jinja);
   try {
     return new Template(template).render({
       messages, add_generation_prompt: addGenerationPrompt, bos_token: bosToken, eos_token: eosToken,
@@ -81,32 +102,43 @@ export function renderTemplate(template, messages, { bosToken = '', eosToken = '
   }
 }
 
+/**
+ * @typedef {object} ChatOptions
+ * @property {string} [template] a Jinja template instead of the file's (default: metadata chat.template)
+ * @property {{Template: Function}} [jinja] the @huggingface/jinja module (default: imported by its package name on
+ *   first use; pass it where that name does not resolve, as in a module worker)
+ */
+
 export class Chat {
   /**
    * @param {import('./engine.js').Engine} engine
-   * @param {{template?: string}} [options] a Jinja template instead of the file's
+   * @param {ChatOptions} [options]
    */
   constructor(engine, options = {}) {
     this.engine = engine;
     this.template = options.template ?? engine.head.chatTemplate;
+    this.jinja = options.jinja ?? null;
     this.cached = []; // token ids the KV cache holds, in order
     this.busy = false;
     /** The OpenAI-shaped entry point. */
     this.completions = { create: (req, opts) => this.create(req, opts) };
   }
 
-  /** The prompt text for messages (with the generation prompt). */
-  render(messages) {
+  /**
+   * The prompt text for messages (with the generation prompt).
+   * @returns {Promise<string>}
+   */
+  async render(messages) {
     if (!this.template) {
       throw new BitstackError('BS_ERR_UNSUPPORTED', 'the model has no chat template (pass one: new Chat(engine, {template}))');
     }
     const info = this.engine.info();
-    return renderTemplate(this.template, messages, { bosToken: info.bosToken, eosToken: info.eosToken });
+    return renderTemplate(this.template, messages, { bosToken: info.bosToken, eosToken: info.eosToken, jinja: this.jinja });
   }
 
   /** Prompt token ids: SentencePiece models get BOS unless the template wrote it. */
-  #promptIds(messages) {
-    const text = this.render(messages);
+  async #promptIds(messages) {
+    const text = await this.render(messages);
     const info = this.engine.info();
     const bos = info.tokenizerKind === 'spm' && !(info.bosToken && text.startsWith(info.bosToken));
     return Array.from(this.engine.tokenize(text, { bos, special: true }));
@@ -156,7 +188,7 @@ export class Chat {
     this.busy = true;
     const engine = this.engine;
     try {
-      const ids = this.#promptIds(req.messages);
+      const ids = await this.#promptIds(req.messages);
       const ctx = engine.info().seqLen > 0 ? Math.min(engine.info().seqLen, 2048) : 2048;
       if (ids.length >= ctx) throw new BitstackError('BS_ERR_RANGE', `the conversation (${ids.length} tokens) fills the context`);
       // keep the longest prefix the KV cache holds; evaluate at least one token

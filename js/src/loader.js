@@ -34,6 +34,7 @@ import { availableBlocks, blockEntry, parseHead, parseHeader } from './format.js
  * (start is then 0).
  * @typedef {object} Transport
  * @property {string} name
+ * @property {boolean} [local] a second read gives the same bytes (a local file): the loader does not retry it
  * @property {(start: number, end: number, opts: {signal?: AbortSignal, ifRange?: string}) =>
  *   Promise<{ranged: boolean, start: number, total: number, etag: string|null, lastModified: string|null,
  *            body: AsyncIterable<Uint8Array>}>} read
@@ -163,6 +164,8 @@ export class FileTransport {
   constructor(path) {
     this.path = path;
     this.name = path;
+    // a damaged or truncated file reads the same way every time: retrying (with backoff) only delays the error
+    this.local = true;
   }
 
   async read(start, end, { signal } = {}) {
@@ -216,7 +219,7 @@ export function transportFor(source, opts = {}) {
  * @property {number} [idleTimeoutMs=30000] a request that receives nothing this long is dropped and retried
  * @property {number} [headGuess=65536] bytes of the first request
  * @property {number} [maxRequestBytes=8388608] coalesce adjacent blocks up to this many bytes per request
- * @property {number} [retries=5] further tries of a unit after a failure
+ * @property {number} [retries=5] further tries of a unit after a failure (default 0 for a local file, Transport.local)
  * @property {number} [backoffMs=200] first retry delay; doubles each time
  * @property {number} [maxBackoffMs=5000] cap of the delay
  * @property {import('./store.js').BlockStore} [store] verified blocks are kept here and looked up first
@@ -236,7 +239,7 @@ export class RangeLoader {
     this.transport = transportFor(source, options);
     this.headGuess = options.headGuess ?? 65536;
     this.maxRequestBytes = options.maxRequestBytes ?? 8 << 20;
-    this.retries = options.retries ?? 5;
+    this.retries = options.retries ?? (this.transport.local ? 0 : 5);
     this.backoffMs = options.backoffMs ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.store = options.store ?? null;
@@ -314,6 +317,7 @@ export class RangeLoader {
       try {
         return await this.#openHeadOnce(signal);
       } catch (err) {
+        this.identity = null; // nothing was handed out: another try starts afresh, with whatever version the server has
         if (!retriable(err) || attempt >= this.retries) throw err;
         await this.#backoff(attempt, signal);
       }
@@ -346,8 +350,14 @@ export class RangeLoader {
     if (r.ranged && got < expect) throw ioError(`${this.transport.name}: connection lost in the head (${got} bytes)`);
     let bytes = concat(chunks, got);
     if (!header) header = parseHeader(bytes); // a file shorter than a header: TRUNCATED or FORMAT
+    const identity = () => ({ source: this.transport.name, etag: r.etag, lastModified: r.lastModified,
+      size: Number.isNaN(r.total) ? header.fileSize : r.total, headerCrc: header.headerCrc });
     if (r.ranged) {
-      if (got < header.dataOffset) bytes = concat([bytes, await this.#readRange(got, header.dataOffset, signal)], header.dataOffset);
+      if (got < header.dataOffset) {
+        // the rest of the head must be the same version: from here on requests carry If-Range and are checked
+        this.identity = identity();
+        bytes = concat([bytes, await this.#readRange(got, header.dataOffset, signal)], header.dataOffset);
+      }
     } else if (got < header.dataOffset) {
       throw ioError(`${this.transport.name}: connection lost in the head (${got} of ${header.dataOffset} bytes)`);
     }
@@ -360,7 +370,7 @@ export class RangeLoader {
     const extra = bytes.subarray(header.dataOffset);
     if (!r.ranged) this.stream = { it, pos: header.dataOffset, leftover: extra.length ? extra : null };
     else if (extra.length) this.prefetch = { start: header.dataOffset, bytes: extra };
-    this.identity = { source: this.transport.name, etag: r.etag, lastModified: r.lastModified, size, headerCrc: header.headerCrc };
+    this.identity = identity();
     this.stats.bytes += got;
     return head;
   }

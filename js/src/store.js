@@ -6,8 +6,11 @@
 // web/. Keys are (file key, unit): the file key (RangeLoader.storeKey) joins
 // the source, its ETag / Last-Modified, size and header CRC, so two
 // versions of a file never share entries; unit -1 is the resident section,
-// i >= 0 stack block i. Stores may lose or damage data: the loader checks
-// every CRC of what get() returns and fetches again on a mismatch.
+// i >= 0 stack block i. A unit may be hundreds of MB (the resident section
+// of a 1B+ model): a store with a limit per value splits it itself (the
+// IndexedDB store keeps pieces of at most 32 MiB) and hands back the whole.
+// Stores may lose or damage data: the loader checks every CRC of what get()
+// returns and fetches again on a mismatch.
 
 /**
  * @typedef {object} BlockStore

@@ -13,19 +13,25 @@ const LLAMA2 = "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' 
   + "{% elif m['role'] == 'assistant' %}{{ ' ' + m['content'] + ' ' + eos_token }}{% endif %}{% endfor %}";
 
 describe('templates', () => {
-  it('renders ChatML with the generation prompt', () => {
-    const text = renderTemplate(CHATML, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]);
+  it('renders ChatML with the generation prompt', async () => {
+    const text = await renderTemplate(CHATML, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]);
     assert.equal(text, '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
-    const noGen = renderTemplate(CHATML, [{ role: 'user', content: 'Hi' }], { addGenerationPrompt: false });
+    const noGen = await renderTemplate(CHATML, [{ role: 'user', content: 'Hi' }], { addGenerationPrompt: false });
     assert.equal(noGen, '<|im_start|>user\nHi<|im_end|>\n');
   });
-  it('passes bos_token and eos_token', () => {
-    const text = renderTemplate(LLAMA2, [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }],
+  it('passes bos_token and eos_token', async () => {
+    const text = await renderTemplate(LLAMA2, [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }],
       { bosToken: '<s>', eosToken: '</s>' });
     assert.equal(text, '<s>[INST] a [/INST] b </s>[INST] c [/INST]');
   });
-  it('reports template errors as BS_ERR_FORMAT', () => {
-    assert.throws(() => renderTemplate('{% for %}', []), { code: 'BS_ERR_FORMAT' });
+  it('reports template errors as BS_ERR_FORMAT', async () => {
+    await assert.rejects(renderTemplate('{% for %}', []), { code: 'BS_ERR_FORMAT' });
+  });
+  it('uses the jinja module it is given (a worker cannot import it by name)', async () => {
+    const calls = [];
+    const jinja = { Template: class { constructor(src) { calls.push(src); } render(ctx) { return `${ctx.messages.length}:${ctx.bos_token}`; } } };
+    assert.equal(await renderTemplate('T', [{ role: 'user', content: 'x' }], { bosToken: '<s>', jinja }), '1:<s>');
+    assert.deepEqual(calls, ['T']);
   });
 });
 

@@ -29,23 +29,15 @@ export function wasmMissing() {
   return wasmState || false;
 }
 
-/**
- * The .bstk fixtures, made once per native binary: a bit-plane stack (8-bit
- * scale codes) and an AVD one of stories260K. Returns {planes, avd} paths.
- */
-export function fixtures() {
-  const st = statSync(NATIVE);
-  const dir = join(tmpdir(), `bitstack-js-fixtures-${st.size}-${Math.floor(st.mtimeMs)}`);
-  const want = { planes: join(dir, 'planes.bstk'), avd: join(dir, 'avd.bstk') };
-  if (existsSync(want.planes) && existsSync(want.avd)) return want;
+/** Compresses stories260K into dir/NAME.bstk for each [name, extra args] (a temporary directory renamed into place). */
+function compressFixtures(dir, list) {
+  const want = Object.fromEntries(list.map(([name]) => [name, join(dir, `${name}.bstk`)]));
+  if (Object.values(want).every((p) => existsSync(p))) return want;
   const work = `${dir}.${process.pid}.tmp`;
   mkdirSync(work, { recursive: true });
   const common = [join(MODEL, 'stories260K.bin'), null, '--tokenizer', join(MODEL, 'tok512.bin'),
     '--calib', join(MODEL, 'calib.txt'), '--sort', 'fast'];
-  // the planes fixture stores 8-bit scale codes (.bstk 1.2): stories260K's narrow matrices would
-  // otherwise get binary16 scales, which the C tests and the browser tests' files cover
-  const planes = ['--method', 'planes', '--scale-bits', '8'];
-  for (const [name, extra] of [['planes', planes], ['avd', ['--method', 'avd', '--blocks', '6']]]) {
+  for (const [name, extra] of list) {
     const args = ['compress', ...common.map((a) => a ?? join(work, `${name}.bstk`)), ...extra];
     const r = spawnSync(NATIVE, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`compress ${name} failed: ${r.stderr}`);
@@ -56,6 +48,36 @@ export function fixtures() {
     rmSync(work, { recursive: true, force: true });
   }
   return want;
+}
+
+/** Where a native binary's fixtures live: a new build makes new ones. */
+function fixtureDir(tag) {
+  const st = statSync(NATIVE);
+  return join(tmpdir(), `bitstack-js-${tag}-${st.size}-${Math.floor(st.mtimeMs)}`);
+}
+
+// the planes fixtures store 8-bit scale codes (.bstk 1.2): stories260K's narrow matrices would
+// otherwise get binary16 scales, which the C tests and the browser tests' files cover
+const PLANES = ['--method', 'planes', '--scale-bits', '8'];
+
+/**
+ * The .bstk fixtures, made once per native binary: a bit-plane stack (8-bit
+ * scale codes) and an AVD one of stories260K. Returns {planes, avd} paths.
+ */
+export function fixtures() {
+  return compressFixtures(fixtureDir('fixtures'), [['planes', PLANES], ['avd', ['--method', 'avd', '--blocks', '6']]]);
+}
+
+/** A small ChatML template (tests/data/chatml.jinja, the one of the HF test model). */
+export const CHATML_TEMPLATE = join(ROOT, 'tests', 'data', 'chatml.jinja');
+
+/**
+ * The planes fixture with a chat template stored (compress --chat-template
+ * tests/data/chatml.jinja; stories260K has none), made on first use.
+ * Returns its path.
+ */
+export function chatFixture() {
+  return compressFixtures(fixtureDir('chat'), [['chat', [...PLANES, '--chat-template', CHATML_TEMPLATE]]]).chat;
 }
 
 /** Runs a program; resolves {code, stdout (Buffer), stderr (string)}. */

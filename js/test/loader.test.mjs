@@ -2,7 +2,9 @@
 // .bstk and misbehaves on demand: coalescing, a server without Range, a
 // dropped connection, corrupted blocks, errors, aborts, prefix files.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { BitstackError, MemoryStore, parseHead, RangeLoader } from '../src/index.js';
@@ -171,9 +173,22 @@ describe('RangeLoader', { skip }, () => {
   });
 
   it('stops when the file changes on the server between requests', async () => {
-    const { url } = await serve({ etag: (n) => (n === 0 ? '"v1"' : '"v2"') });
+    const { url, log } = await serve({ etag: (n) => (n === 0 ? '"v1"' : '"v2"') });
     const loader = new RangeLoader(url, { headGuess: 1024, ...fast });
-    await assert.rejects(collect(loader, -1, head.nBlocks), (err) => err.code === 'BS_ERR_STATE' && /changed/.test(err.message));
+    await assert.rejects(collect(loader, -1, head.nBlocks), (err) => err.code === 'BS_ERR_STATE' && /"v1" -> "v2"/.test(err.message));
+    assert.equal(loader.stats.retries, 0, 'a version change is not retried');
+    assert.equal(log[0].ifRange, undefined); // nothing to match yet
+    assert.ok(log.length > 1 && log.slice(1).every((r) => r.ifRange === '"v1"'), JSON.stringify(log));
+  });
+
+  it('later requests carry If-Range with a strong ETag only (a weak one cannot validate a range)', async () => {
+    for (const [etag, want] of [['"v1"', '"v1"'], ['W/"v1"', undefined], [null, undefined]]) {
+      const { url, log } = await serve({ etag: () => etag });
+      const loader = new RangeLoader(url, { headGuess: 1024, maxRequestBytes: 4096, ...fast });
+      checkUnits(await collect(loader, -1, 6), head, bytes, 6);
+      assert.ok(log.length > 2);
+      assert.deepEqual(log.slice(1).map((r) => r.ifRange), log.slice(1).map(() => want), `ETag ${etag}`);
+    }
   });
 
   it('knows what a prefix file holds and refuses to read past it', async () => {
@@ -208,5 +223,26 @@ describe('RangeLoader', { skip }, () => {
     const loader = new RangeLoader(fixtures().avd, { maxRequestBytes: 10000 });
     checkUnits(await collect(loader, -1, head.nBlocks), head, bytes, head.nBlocks);
     await assert.rejects(new RangeLoader('/nonexistent/x.bstk').openHead(), { code: 'BS_ERR_IO' });
+  });
+
+  it('a damaged local file fails at once: no retry, no backoff (it reads the same every time)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bitstack-local-'));
+    try {
+      const bad = bytes.slice();
+      const e = head.entries[head.header.nResident + 3];
+      bad[e.offset + 1] ^= 1;
+      writeFileSync(join(dir, 'bad.bstk'), bad);
+      const loader = new RangeLoader(join(dir, 'bad.bstk'));
+      const t0 = Date.now();
+      await assert.rejects(collect(loader, -1, head.nBlocks), (err) => err.code === 'BS_ERR_CHECKSUM' && /block 3/.test(err.message));
+      assert.equal(loader.stats.retries, 0);
+      assert.ok(Date.now() - t0 < 150, `${Date.now() - t0} ms: the first backoff is 200 ms`);
+      // asked for, retries still happen (a file being written, say)
+      const patient = new RangeLoader(join(dir, 'bad.bstk'), { retries: 2, backoffMs: 1 });
+      await assert.rejects(collect(patient, -1, head.nBlocks), { code: 'BS_ERR_CHECKSUM' });
+      assert.equal(patient.stats.retries, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,13 +7,18 @@
 //   page has received fewer bytes than the file holds.
 // - reload and browser restart: all units come from IndexedDB; the only
 //   request to the model is the head's; the same prompt and seed give the
-//   same text, which is the native CLI's text for that budget.
+//   same text, greedy and sampled (temperature 0.8, seed 7), which is the
+//   native CLI's text for that budget and those settings.
 // - faults, injected with page.route: a response cut mid-block resumes at the
 //   first block it did not complete; a block with a flipped byte is fetched
 //   again; the stored records equal the file's bytes.
 // - the budget slider shrinks and grows the live model, mid-generation too.
 // - the engine in a Web Worker (?worker=1) prints the same text, caches the
 //   same way and resizes the same way.
+// - the page is cross-origin isolated (crossOriginIsolated, the COOP/COEP
+//   headers of demo/serve.mjs), so threaded wasm builds get SharedArrayBuffer.
+// - IndexedDB records stay under a record limit (?record=16384 here, 32 MiB
+//   by default): the resident section is kept in pieces and read back.
 // - a screenshot of the demo after a reply: docs/results/demo.png.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -22,40 +27,19 @@ import { after, before, describe, it } from 'node:test';
 
 import { blockEntry, parseHead } from '../../js/src/format.js';
 import { runNative } from '../../js/test/helpers.mjs';
-import { ask, browserMissing, fixtures, getState, openBrowser, ROOT, startNginx, waitState } from './helpers.mjs';
+import { ask, assertStoredMatchesFile, browserMissing, fixtures, getState, openBrowser, ROOT, startNginx, storedUnits, waitState }
+  from './helpers.mjs';
 
 const skip = browserMissing();
 const PROMPT = 'Once upon a time';
 const STEPS = 40;
 
-/** The native CLI's continuation at a budget (bytes), greedy. */
-async function native(file, budget) {
-  const r = await runNative(['run', file, '--budget', String(budget), '--prompt', PROMPT, '--steps', String(STEPS), '--temperature', '0']);
+/** The native CLI's continuation at a budget (bytes), greedy or sampled (run's default top-p 0.9, as the demo's). */
+async function native(file, budget, { temperature = 0, seed = 42 } = {}) {
+  const r = await runNative(['run', file, '--budget', String(budget), '--prompt', PROMPT, '--steps', String(STEPS),
+    '--temperature', String(temperature), '--seed', String(seed)]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.toString().replace(/\n$/, '');
-}
-
-/** Every unit the page's IndexedDB holds for its model, as plain arrays. */
-function storedUnits(page) {
-  return page.evaluate(async () => {
-    const { engine, store } = window.demo;
-    const key = engine.loader.storeKey;
-    const out = {};
-    for (const u of await store.units(key)) out[u] = Array.from(await store.get(key, u));
-    return out;
-  });
-}
-
-/** Checks stored units against the file: every record is the file's bytes. */
-function assertStoredMatchesFile(units, bytes, head) {
-  const n = Object.keys(units).length;
-  assert.ok(n > 1, `only ${n} units stored`);
-  for (const [k, data] of Object.entries(units)) {
-    const u = Number(k);
-    const [start, end] = u < 0 ? [head.header.dataOffset, head.residentEnd] : [blockEntry(head, u).offset, blockEntry(head, u).offset + blockEntry(head, u).size];
-    assert.equal(data.length, end - start, `unit ${u} length`);
-    assert.ok(Buffer.from(data).equals(bytes.subarray(start, end)), `unit ${u} differs from the file`);
-  }
 }
 
 const setBudget = (page, mb) => page.$eval('#budget', (el, v) => {
@@ -95,6 +79,11 @@ describe('chat demo in chromium', { skip }, () => {
       // with every block in, the page prints what the native CLI prints for the whole file
       const full = await ask(page, PROMPT, { maxTokens: STEPS });
       assert.equal(full, await native(file, head.fullBytes));
+      // sampled: the same seed gives the same text, here and after the reloads below
+      const SAMPLED = { maxTokens: STEPS, temperature: 0.8, seed: 7 };
+      const sampled = await ask(page, PROMPT, SAMPLED);
+      assert.notEqual(sampled, full);
+      assert.equal(sampled, await native(file, head.fullBytes, SAMPLED));
       mkdirSync(join(ROOT, 'docs', 'results'), { recursive: true });
       await page.screenshot({ path: join(ROOT, 'docs', 'results', 'demo.png') });
       assertStoredMatchesFile(await storedUnits(page), bytes, head);
@@ -114,7 +103,86 @@ describe('chat demo in chromium', { skip }, () => {
         assert.equal(st.blocks.fromCache, head.nBlocks + 1);
         assert.deepEqual(requests, ['GET /slow/s.bstk "bytes=0-65535" 206 65536']);
         assert.equal(await ask(p, PROMPT, { maxTokens: STEPS }), full);
+        assert.equal(await ask(p, PROMPT, SAMPLED), sampled);
       }
+      assert.deepEqual(b.errors, []);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('the page is cross-origin isolated (COOP/COEP from demo/serve.mjs), and so are the workers it starts', async () => {
+    const b = await openBrowser();
+    try {
+      const { page } = b;
+      const res = await page.goto(`${nginx.url}/demo/?model=/models/s.bstk&worker=1&sw=0`);
+      assert.equal(res.headers()['cross-origin-opener-policy'], 'same-origin');
+      assert.equal(res.headers()['cross-origin-embedder-policy'], 'require-corp');
+      await waitState(page, (s) => s.phase === 'complete');
+      // every module, the wasm and the worker script passed COEP (each carries CORP): the page and its worker are isolated
+      const isolated = await page.evaluate(() => new Promise((resolve) => {
+        const w = new Worker(URL.createObjectURL(new Blob(['postMessage(self.crossOriginIsolated)'], { type: 'text/javascript' })));
+        w.onmessage = (e) => resolve({ page: self.crossOriginIsolated, worker: e.data, sab: typeof SharedArrayBuffer === 'function' });
+      }));
+      assert.deepEqual(isolated, { page: true, worker: true, sab: true });
+      assert.deepEqual(b.errors, []);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('IndexedDB records stay within the record limit: the resident section in pieces, read back, a damaged piece refetched', async () => {
+    const b = await openBrowser();
+    const LIMIT = 16384; // stories260K's resident section is ~52 kB: four pieces
+    try {
+      const { page } = b;
+      const url = `${nginx.url}/demo/?model=/models/s.bstk&record=${LIMIT}&chunk=16384&sw=0`;
+      await page.goto(url);
+      await waitState(page, (s) => s.phase === 'complete');
+      const rawRecords = () => page.evaluate(() => Promise.all(['units', 'pieces'].map((name) => new Promise((resolve, reject) => {
+        const r = window.demo.store.db.transaction(name).objectStore(name).getAll();
+        r.onsuccess = () => resolve(r.result.map((x) => ({ unit: x.unit, part: x.part, bytes: x.data?.byteLength ?? null, parts: x.parts })));
+        r.onerror = () => reject(r.error);
+      }))));
+      const [units, pieces] = await rawRecords();
+      const resident = head.residentEnd - head.header.dataOffset;
+      console.log(`# record limit ${LIMIT}: ${units.length} unit records, resident section (${resident} bytes) in ` +
+        `${pieces.filter((p) => p.unit === -1).map((p) => p.bytes).join(' + ')} bytes`);
+      assert.equal(units.length, head.nBlocks + 1);
+      assert.deepEqual(pieces.filter((p) => p.unit === -1).map((p) => p.part), [0, 1, 2, 3]);
+      assert.equal(units.find((u) => u.unit === -1).parts, 4);
+      assert.equal(units.find((u) => u.unit === -1).bytes, null); // the list of pieces holds no data
+      assert.ok([...units, ...pieces].every((r) => r.bytes === null || r.bytes <= LIMIT));
+      assert.equal(pieces.reduce((n, p) => n + p.bytes, 0), resident);
+      assertStoredMatchesFile(await storedUnits(page), bytes, head);
+      const full = await native(file, head.fullBytes);
+      assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), full);
+
+      // a flipped byte in one piece: the resident section reads as missing and comes from the network again
+      await page.evaluate(() => new Promise((resolve, reject) => {
+        const { engine, store } = window.demo;
+        const tx = store.db.transaction('pieces', 'readwrite');
+        const os = tx.objectStore('pieces');
+        const r = os.get([engine.loader.storeKey, -1, 2]);
+        r.onsuccess = () => {
+          new Uint8Array(r.result.data)[100] ^= 1;
+          os.put(r.result);
+        };
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      }));
+      for (const [fromNet, badRecords] of [[1, 1], [0, 0]]) {
+        await page.reload();
+        await waitState(page, (s) => s.phase === 'complete');
+        const st = await getState(page);
+        const bad = await page.evaluate(() => window.demo.store.stats.bad);
+        console.log(`# reload: ${st.blocks.fromCache} units from IndexedDB, ${st.blocks.fromNet} from the network, ${bad} damaged`);
+        assert.equal(st.blocks.fromNet, fromNet);
+        assert.equal(st.blocks.fromCache, head.nBlocks + 1 - fromNet);
+        assert.equal(bad, badRecords);
+        assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), full);
+      }
+      assertStoredMatchesFile(await storedUnits(page), bytes, head);
       assert.deepEqual(b.errors, []);
     } finally {
       await b.close();
@@ -259,12 +327,16 @@ describe('chat demo in chromium', { skip }, () => {
       // counted in the worker: the file once (less the alignment padding between requests)
       assert.ok(st.net.bytes > 0.95 * bytes.length && st.net.bytes <= bytes.length, `${st.net.bytes} bytes`);
       assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(file, head.fullBytes));
+      const SAMPLED = { maxTokens: STEPS, temperature: 0.8, seed: 7 };
+      const sampled = await ask(page, PROMPT, SAMPLED);
+      assert.equal(sampled, await native(file, head.fullBytes, SAMPLED));
       assert.match(await page.textContent('#facts'), /in a Web Worker/);
       await page.reload();
       await waitState(page, (s) => s.phase === 'complete');
       st = await getState(page);
       assert.equal(st.blocks.fromNet, 0);
       assert.equal(st.blocks.fromCache, head.nBlocks + 1);
+      assert.equal(await ask(page, PROMPT, SAMPLED), sampled);
       await setBudget(page, 0.1);
       await waitState(page, (s) => s.resizes === 1);
       assert.equal(await ask(page, PROMPT, { maxTokens: STEPS }), await native(file, 100000));

@@ -10,9 +10,12 @@ import { describe, it } from 'node:test';
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 
 import { sessionBytes } from '../../js/src/budget.js';
+import { crc32c } from '../../js/src/crc32c.js';
+import { Engine } from '../../js/src/engine.js';
+import { parseHead } from '../../js/src/format.js';
 import { RangeLoader } from '../../js/src/loader.js';
 import { browserBudget, IdbStore, OfflineTransport } from '../../web/index.js';
-import { nativeMissing } from '../../js/test/helpers.mjs';
+import { nativeMissing, wasmMissing } from '../../js/test/helpers.mjs';
 import { fixtures } from './helpers.mjs';
 
 globalThis.IDBKeyRange ??= IDBKeyRange; // a browser global the store uses for ranges
@@ -89,6 +92,114 @@ describe('IdbStore', () => {
     };
     await assert.rejects(s.put(KEY, 0, bytes(3, 8)), { name: 'InvalidStateError' });
     assert.equal(s.mode, 'indexeddb');
+  });
+});
+
+/** Every record of an object store (raw, as IndexedDB holds it). */
+const records = (db, name) => new Promise((resolve, reject) => {
+  const r = db.transaction(name).objectStore(name).getAll();
+  r.onsuccess = () => resolve(r.result);
+  r.onerror = () => reject(r.error);
+});
+
+describe('IdbStore records under maxRecordBytes', () => {
+  it('a unit longer than the limit is kept as pieces, each within it, and read back whole', async () => {
+    const s = await IdbStore.open({ indexedDB: new IDBFactory(), maxRecordBytes: 4096 });
+    const big = bytes(10000, 9);
+    await s.put(KEY, -1, big);
+    await s.put(KEY, 0, bytes(4096, 1)); // exactly the limit: one record
+    const pieces = await records(s.db, 'pieces');
+    assert.deepEqual(pieces.map((p) => [p.unit, p.part, p.data.byteLength]), [[-1, 0, 4096], [-1, 1, 4096], [-1, 2, 1808]]);
+    const units = await records(s.db, 'units');
+    assert.deepEqual(units.map((u) => [u.unit, u.data?.byteLength ?? null, u.parts ?? null]), [[-1, null, 3], [0, 4096, null]]);
+    assert.deepEqual(await s.get(KEY, -1), big);
+    assert.deepEqual(await s.get(KEY, 0), bytes(4096, 1));
+    assert.deepEqual(await s.units(KEY), [-1, 0]);
+    assert.equal(s.stats.records, 5);
+    // stored again whole (a larger limit): the old pieces go
+    s.maxRecordBytes = 1 << 20;
+    await s.put(KEY, -1, big);
+    assert.deepEqual(await records(s.db, 'pieces'), []);
+    assert.deepEqual(await s.get(KEY, -1), big);
+    s.maxRecordBytes = 4096;
+    await s.put(KEY, -1, big);
+    await s.delete(KEY);
+    assert.deepEqual(await records(s.db, 'pieces'), []);
+    assert.deepEqual(await records(s.db, 'units'), []);
+  });
+
+  it('a damaged, missing or resized piece reads as missing', async () => {
+    const s = await IdbStore.open({ indexedDB: new IDBFactory(), maxRecordBytes: 1000 });
+    const big = bytes(3500, 3);
+    const edit = (fn) => new Promise((resolve, reject) => {
+      const tx = s.db.transaction('pieces', 'readwrite');
+      const os = tx.objectStore('pieces');
+      const r = os.get([KEY, -1, 2]);
+      r.onsuccess = () => fn(os, r.result);
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+    });
+    await s.put(KEY, -1, big);
+    await edit((os, rec) => {
+      new Uint8Array(rec.data)[7] ^= 1;
+      os.put(rec);
+    });
+    assert.equal(await s.get(KEY, -1), null);
+    await s.put(KEY, -1, big);
+    assert.deepEqual(await s.get(KEY, -1), big);
+    await edit((os) => os.delete([KEY, -1, 2]));
+    assert.equal(await s.get(KEY, -1), null);
+    await s.put(KEY, -1, big);
+    await edit((os, rec) => os.put({ ...rec, data: rec.data.slice(0, 999), size: 999, crc: crc32c(new Uint8Array(rec.data.slice(0, 999))) }));
+    assert.equal(await s.get(KEY, -1), null);
+    assert.equal(s.stats.bad, 3);
+  });
+
+  it('a version-2 database (one record per unit, whatever its size) is upgraded and still read', async () => {
+    const factory = new IDBFactory();
+    const unit = bytes(5000, 4);
+    await new Promise((resolve, reject) => {
+      const r = factory.open('bitstack-blocks', 2);
+      r.onupgradeneeded = () => {
+        r.result.createObjectStore('units', { keyPath: ['fileKey', 'unit'] });
+        r.result.createObjectStore('heads', { keyPath: 'url' });
+      };
+      r.onsuccess = () => {
+        const tx = r.result.transaction('units', 'readwrite');
+        tx.objectStore('units').put({ fileKey: KEY, unit: -1, data: unit.slice().buffer, size: unit.length, crc: crc32c(unit) });
+        tx.oncomplete = () => {
+          r.result.close();
+          resolve();
+        };
+        tx.onerror = () => reject(tx.error);
+      };
+      r.onerror = () => reject(r.error);
+    });
+    const s = await IdbStore.open({ indexedDB: factory, maxRecordBytes: 1024 });
+    assert.equal(s.mode, 'indexeddb');
+    assert.equal(s.db.version, 3);
+    assert.deepEqual(await s.get(KEY, -1), unit);
+  });
+
+  it('the loader keeps a resident section in pieces and reads it back on the next run', { skip: nativeMissing() }, async () => {
+    const file = new Uint8Array(readFileSync(fixtures().planes));
+    const factory = new IDBFactory();
+    const net = fakeNetwork(file, '"v1"');
+    const s = await IdbStore.open({ indexedDB: factory, maxRecordBytes: 16384 });
+    const first = new RangeLoader('http://h/m.bstk', { store: s, fetch: net.fetch });
+    for await (const _ of first.units(-1, 4)); // eslint-disable-line no-unused-vars
+    const resident = first.head.residentEnd - first.head.header.dataOffset;
+    const pieces = (await records(s.db, 'pieces')).filter((p) => p.unit === -1);
+    assert.ok(resident > 2 * 16384, `resident section of ${resident} bytes`);
+    assert.equal(pieces.length, Math.ceil(resident / 16384));
+    assert.ok(pieces.every((p) => p.data.byteLength <= 16384));
+    s.close();
+    const again = await IdbStore.open({ indexedDB: factory, maxRecordBytes: 16384 });
+    const second = new RangeLoader('http://h/m.bstk', { store: again, fetch: net.fetch });
+    const got = [];
+    for await (const u of second.units(-1, 4)) got.push([u.index, u.cached]);
+    assert.deepEqual(got, [[-1, true], [0, true], [1, true], [2, true], [3, true]]);
+    assert.equal(second.stats.requests, 1); // the head only
   });
 });
 
@@ -176,6 +287,35 @@ describe('OfflineTransport', { skip: nativeMissing() }, () => {
     // a block never stored: a clear, permanent error
     await assert.rejects(async () => { for await (const _ of offline.units(3, 4)); }, /offline, and bytes .* never stored/); // eslint-disable-line no-unused-vars
   });
+
+  it('offline, a budget past what was stored: a permanent error naming the bytes, and the blocks attached keep working',
+    { skip: wasmMissing() }, async () => {
+      const store = await IdbStore.open({ indexedDB: new IDBFactory() });
+      const head = parseHead(file);
+      const t = new OfflineTransport(URL_, { store, fetch: fakeNetwork(file, '"v1"').fetch });
+      const online = await Engine.open(t, { store, budget: head.cumulative[5] });
+      await t.commit(online.loader.storeKey);
+      const text = async (engine) => {
+        let out = '';
+        for await (const t of engine.generate('Once upon a time', { maxTokens: 24, temperature: 0 })) out += t.text;
+        return out;
+      };
+      const five = await text(online);
+      await online.close();
+      const net = fakeNetwork(file, '"v1"');
+      net.up = false;
+      const t0 = Date.now();
+      const offline = await Engine.open(new OfflineTransport(URL_, { store, fetch: net.fetch }),
+        { store, budget: head.fullBytes, progressive: true, loader: { backoffMs: 1000 } });
+      try {
+        await assert.rejects(offline.ready, (e) => e.code === 'BS_ERR_IO' && /offline, and bytes \d+-\d+ were never stored/.test(e.message));
+        assert.ok(Date.now() - t0 < 900, 'no retry (the first backoff is 1 s)');
+        assert.equal(offline.stack().nLoaded, 5);
+        assert.equal(await text(offline), five);
+      } finally {
+        await offline.close();
+      }
+    });
 
   it('a new version online replaces the kept head and drops the old blocks', async () => {
     const store = await IdbStore.open({ indexedDB: new IDBFactory() });

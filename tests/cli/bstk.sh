@@ -33,6 +33,17 @@ expect_exit 1 "$BS" run "$TMP/p.bstk" --budget lots --steps 2
 expect_exit 1 "$BS" run "$M" --tokenizer "$T" --budget 1MB --steps 2
 expect_stderr 'applies to .bstk'
 
+# curve: its source must be the float model the stack came from (a mismatched one overran a buffer
+# sized from the stack's weights, and a .bstk as the source had no f32 weights: both crashed)
+CURVE=(--text "$CAL" --out "$TMP/curve" --ctx 32 --max-windows 1 --points 3 --rtn-groups 32)
+expect_exit 0 "$BS" curve "$TMP/p.bstk" --source "$M" --tokenizer "$T" "${CURVE[@]}"
+expect_stderr 'wrote .*curve.csv'
+CHECKS=$((CHECKS + 1)); grep -q '^RTN sym g32' "$TMP/curve.csv" || fail "curve.csv lacks the RTN rows: $(head -3 "$TMP/curve.csv")"
+expect_exit 2 "$BS" curve "$TMP/p.bstk" --source "$TMP/a.bstk" "${CURVE[@]}"
+expect_stderr 'is not f32 \(give the float model, not a .bstk\)'
+expect_exit 2 "$BS" curve "$TMP/p.bstk" --source "$(dirname "$0")/../data/gguf/tiny_llama.gguf" "${CURVE[@]}"
+expect_stderr 'does not match the stack: 2 layers, vocabulary [0-9]+ \(the stack: 5 layers, vocabulary 512\)'
+
 # damaged files exit 2 with a message naming the problem
 size=$(stat -c %s "$TMP/p.bstk")
 head -c $((size - 5)) "$TMP/p.bstk" >"$TMP/cut.bstk"

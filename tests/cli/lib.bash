@@ -7,10 +7,17 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 FAILS=0
 CHECKS=0
+# In the ASan + UBSan build a sanitizer report ends the process with exit 1 by default, which is the
+# CLI's usage-error code: `expect_exit 1` would pass on a crash. Move the sanitizers' codes out of 0-2,
+# and (below) count any report on stderr as a failure whatever the exit code.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=88"
+SANITIZER_REPORT='ERROR: [A-Za-z]*Sanitizer|runtime error:|WARNING: [A-Za-z]*Sanitizer'
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 
-# expect_exit CODE CMD... : runs CMD, checks its exit code, keeps stdout/stderr
+# expect_exit CODE CMD... : runs CMD, checks its exit code and that no sanitizer reported, keeps stdout/stderr
 expect_exit() {
   local want=$1; shift
   CHECKS=$((CHECKS + 1))
@@ -21,6 +28,9 @@ expect_exit() {
   if [ "$got" != "$want" ]; then
     fail "exit $got (want $want): $*"
     sed 's/^/  stderr: /' "$TMP/err" | head -5 >&2
+  elif grep -qE -e "$SANITIZER_REPORT" "$TMP/err"; then
+    fail "sanitizer report (exit $got): $*"
+    grep -E -A4 -e "$SANITIZER_REPORT" "$TMP/err" | head -5 | sed 's/^/  stderr: /' >&2
   fi
 }
 
