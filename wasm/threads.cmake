@@ -47,3 +47,33 @@ set_target_properties(bitstack_threads_node PROPERTIES OUTPUT_NAME bitstack-thre
 target_link_libraries(bitstack_threads_node PRIVATE bitstack_core)
 target_link_options(bitstack_threads_node PRIVATE ${BS_THREADS_LINK} -sENVIRONMENT=node)
 file(WRITE ${CMAKE_BINARY_DIR}/node/package.json "{ \"type\": \"commonjs\" }\n")
+
+# Tests: the C tests that check threads and kernels, as Node programs of
+# the same threaded core (ctest runs them with node): test_threads runs
+# whole forward passes on 1 to 4 threads with every job split and compares
+# every logit with memcmp; test_kernels_wasm compares the kernel variants.
+# main() runs in a pthread (PROXY_TO_PTHREAD), so Node's main thread stays
+# free to start workers and take back those of joined threads; NODERAWFS
+# lets the tests read the repository's files by path.
+if(NOT BS_WASM_TESTS)
+  return()
+endif()
+enable_testing()
+find_program(NODE_EXECUTABLE node REQUIRED)
+# --no-experimental-fetch: the glue would fetch() its .wasm by path, which Node 20 refuses
+set(CMAKE_CROSSCOMPILING_EMULATOR ${NODE_EXECUTABLE};--no-experimental-fetch)
+foreach(name test_threads test_kernels_wasm)
+  add_executable(${name}_threads ${BS_ROOT}/tests/${name}.c)
+  set_target_properties(${name}_threads PROPERTIES OUTPUT_NAME ${name} SUFFIX .js
+                        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_include_directories(${name}_threads PRIVATE ${BS_ROOT}/tests)
+  target_compile_definitions(${name}_threads PRIVATE
+    BS_SHARED_DIR="${BS_SHARED_DIR}" BS_TEST_DATA="${BS_ROOT}/tests/data" BS_BINARY_DIR="${CMAKE_BINARY_DIR}"
+    BS_TEST_EXPECT_THREADS=1)
+  target_link_libraries(${name}_threads PRIVATE bitstack_core)
+  target_link_options(${name}_threads PRIVATE -pthread -sPROXY_TO_PTHREAD=1 -sEXIT_RUNTIME=1 -sNODERAWFS=1
+                      -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2147483648
+                      -sTOTAL_STACK=8388608 -sDEFAULT_PTHREAD_STACK_SIZE=8388608 -sPTHREAD_POOL_SIZE=5)
+  add_test(NAME ${name} COMMAND ${name}_threads)
+  set_tests_properties(${name} PROPERTIES LABELS "wasm;threads" TIMEOUT 600)
+endforeach()
