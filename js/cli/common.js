@@ -9,7 +9,7 @@ import { EXIT, Exit } from './args.js';
 export const LOAD_OPTS = [
   { name: 'budget', kind: 'str', metavar: 'SIZE', help: '.bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)' },
   { name: 'cache', kind: 'str', metavar: 'DIR', help: 'keep downloaded blocks in DIR; later runs fetch only what is missing' },
-  { name: 'wasm', kind: 'str', metavar: 'KIND', help: 'auto, simd128 or scalar (default auto: SIMD128 when supported)', value: 'auto' },
+  { name: 'wasm', kind: 'str', metavar: 'KIND', help: 'auto, simd128, scalar or threads (default auto: SIMD128 when supported; threads: the threaded build even for 1 thread)', value: 'auto' },
   { name: 'threads', kind: 'int', metavar: 'N', range: [1, 16], value: 1,
     help: 'threads of the forward pass (default 1); above 1 the threaded wasm build (SIMD128), same tokens' },
   { name: 'progress', kind: 'flag', help: 'show the download progress bar even when stderr is not a terminal', value: false },
@@ -65,8 +65,8 @@ function progressBar(io, force) {
  * A bad budget is a usage error (exit 1); anything else exits 2.
  */
 export async function openModel(io, model, values, signal) {
-  if (!['auto', 'simd128', 'scalar'].includes(values.wasm)) {
-    io.stderr.write(`bitstack: --wasm ${values.wasm}: expects auto, simd128 or scalar\n`);
+  if (!['auto', 'simd128', 'scalar', 'threads'].includes(values.wasm)) {
+    io.stderr.write(`bitstack: --wasm ${values.wasm}: expects auto, simd128, scalar or threads\n`);
     throw new Exit(EXIT.USAGE);
   }
   const onProgress = progressBar(io, values.progress);

@@ -106,6 +106,7 @@ const pick = (engine, t) => runs.find((r) => r.engine === engine && r.threads ==
 const ratios = (engine) => Object.fromEntries(threads.filter((t) => t > 1).map((t) => [t, {
   decode: +(pick(engine, t).decode_tok_s / pick(engine, 1).decode_tok_s).toFixed(3),
   prefill: +(pick(engine, t).prefill_tok_s / pick(engine, 1).prefill_tok_s).toFixed(3) }]));
+const tb1 = pick('bitstack-threads-build', 1);
 const b1 = pick('bitstack', 1), w1 = withWllama ? pick('wllama', 1) : null;
 const out = {
   threads, cross_origin_isolated: result.crossOriginIsolated, rounds, n_gen: tokens,
@@ -116,17 +117,24 @@ const out = {
     wllama_weight_bytes: statSync(gguf).size, wllama_n_prompt: w1.n_prompt } : {}),
   // every engine at every thread count, and each thread count against one thread
   runs, bitstack_speedup: ratios('bitstack'), ...(w1 ? { wllama_speedup: ratios('wllama') } : {}),
+  // the threaded build's own one-thread run against the single-thread module's
+  ...(tb1 ? { threads_build_1t_over_single: { decode: +(tb1.decode_tok_s / b1.decode_tok_s).toFixed(3),
+    prefill: +(tb1.prefill_tok_s / b1.prefill_tok_s).toFixed(3) } } : {}),
 };
 if (json) console.log(JSON.stringify(out));
 else {
   for (const r of runs) {
-    const what = r.engine === 'bitstack' ? `BitStack (${r.flavor}, ${r.kernels}, ${r.weight_bytes} weight bytes)`
+    const what = r.engine.startsWith('bitstack') ? `BitStack (${r.flavor}, ${r.kernels}, ${r.weight_bytes} weight bytes)`
       : `wllama 2.3.7 (GGUF ${statSync(gguf).size} bytes${r.multithread ? ', multi-thread build' : ''})`;
     console.log(`${what}, ${r.threads} thread(s) asked, ${r.threads_used} used: decode ${r.decode_tok_s} tok/s, `
       + `prefill ${r.prefill_tok_s} tok/s`);
   }
   for (const [engine, rs] of [['BitStack', out.bitstack_speedup], ['wllama', out.wllama_speedup ?? {}]]) {
     for (const [t, r] of Object.entries(rs)) console.log(`${engine} ${t} threads / 1: decode ${r.decode}x, prefill ${r.prefill}x`);
+  }
+  if (out.threads_build_1t_over_single) {
+    const r = out.threads_build_1t_over_single;
+    console.log(`BitStack threaded build on 1 thread / single-thread module: decode ${r.decode}x, prefill ${r.prefill}x`);
   }
   for (const t of withWllama ? threads : []) {
     const b = pick('bitstack', t), w = pick('wllama', t);

@@ -35,7 +35,8 @@ const ERR_RANGE = 8;
  *   (so a policy can see the file's sizes and config before choosing, without a second request for the head);
  *   default: in Node, a quarter of os.totalmem() less the session's KV cache (budget.js defaultBudgetBytes);
  *   elsewhere navigator.deviceMemory the same way when known, else the whole file
- * @property {'auto'|'simd128'|'scalar'} [flavor='auto'] single-thread wasm build (auto: SIMD128 when supported)
+ * @property {'auto'|'simd128'|'scalar'|'threads'} [flavor='auto'] single-thread wasm build (auto: SIMD128 when
+ *   supported); 'threads': the threaded build even for one thread (Runtime.load)
  * @property {number} [threads=1] threads of the forward pass, the calling one included (1 to 16). Above 1,
  *   the threaded wasm build when the platform shares memory between threads (Node; a cross-origin
  *   isolated page or worker), else the single-thread build (info().threadsUnavailable says why); the

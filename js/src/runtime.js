@@ -96,7 +96,8 @@ async function distFile(url, name) {
  */
 async function loadThreaded(workers) {
   const wasmUrl = new URL(`../dist/${THREADS_FILES.wasm}`, import.meta.url);
-  const settings = { bsWorkers: workers };
+  // at least one: the 3.1.6 glue resolves once every pool worker has loaded, so never on an empty pool
+  const settings = { bsWorkers: Math.max(1, workers) };
   let factory;
   if (isNode && wasmUrl.protocol === 'file:') {
     const glue = new URL(`../dist/${THREADS_FILES.node}`, import.meta.url);
@@ -122,8 +123,9 @@ async function loadThreaded(workers) {
 
 /**
  * @typedef {object} RuntimeOptions
- * @property {'auto'|'simd128'|'scalar'} [flavor='auto'] which single-thread build to load; auto: SIMD128 when
- *   supported (the threaded build, when used, is SIMD128)
+ * @property {'auto'|'simd128'|'scalar'|'threads'} [flavor='auto'] which single-thread build to load; auto:
+ *   SIMD128 when supported (the threaded build, when used, is SIMD128); 'threads': the threaded build even for
+ *   one thread (BS_ERR_UNSUPPORTED where it cannot run)
  * @property {number} [threads=1] threads of the forward pass, the calling one included (at most MAX_THREADS).
  *   Above 1 the threaded build is loaded with threads - 1 workers when the platform allows it
  *   (threadsUnavailable() is ''), else the single-thread build, with `threadsUnavailable` saying why
@@ -144,6 +146,12 @@ export class Runtime {
       throw new BitstackError('BS_ERR_INVALID_ARG', `threads ${threads}: expects an integer in [1, ${MAX_THREADS}]`);
     }
     let flavor = options.flavor ?? 'auto';
+    if (flavor === 'threads') { // the threaded build whatever the count (benchmarks: its own one-thread figure)
+      const why = threadsUnavailable();
+      if (why) throw new BitstackError('BS_ERR_UNSUPPORTED', `the threaded build cannot run here: ${why}`);
+      const { exports, module } = await loadThreaded(threads - 1);
+      return new Runtime({ exports }, 'threads', { threads, module });
+    }
     if (flavor === 'auto') flavor = simdSupported() ? 'simd128' : 'scalar';
     if (!(flavor in MODULE_FILES)) throw new BitstackError('BS_ERR_INVALID_ARG', `unknown module flavor ${flavor}`);
     let why = '';
