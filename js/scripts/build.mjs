@@ -9,7 +9,7 @@
 // cmake, clang-14, lld-14, wasi-libc and emscripten (scripts/setup.sh
 // installs them).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,6 +51,11 @@ const tdir = join(root, 'build-wasm-threads');
 run('cmake', ['-S', join(root, 'wasm'), '-B', tdir, ...(ninja ? ['-G', 'Ninja'] : []), '-DCMAKE_BUILD_TYPE=Release',
   `-DCMAKE_TOOLCHAIN_FILE=${toolchain}`], env);
 run('cmake', ['--build', tdir, '--target', 'bitstack_threads', 'bitstack_threads_node'], env);
+// both glues load dist/bitstack-threads.wasm (runtime.js hands Node's its bytes): they must be one module
+if (!readFileSync(join(tdir, 'bitstack-threads.wasm')).equals(readFileSync(join(tdir, 'node', 'bitstack-threads.wasm')))) {
+  console.error('build: the browser and Node links of the threaded module differ; dist/ needs both .wasm files');
+  process.exit(1);
+}
 mkdirSync(join(pkg, 'dist', 'node'), { recursive: true });
 for (const f of ['bitstack-threads.mjs', 'bitstack-threads.worker.js', 'bitstack-threads.wasm',
   'node/bitstack-threads.js', 'node/bitstack-threads.worker.js', 'node/package.json']) {
