@@ -31,6 +31,11 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MB = 1e6;
 const useWorker = params.get('worker') === '1';
+// Threads of the forward pass: ?threads=N, else the cores the browser reports, at most 4 (decode is bound
+// by memory bandwidth: past a few threads rows get short and cores contend). Where the page is not
+// cross-origin isolated the runtime falls back to one thread and says why (the facts show it).
+const threads = Math.max(1, Math.min(16, Number(params.get('threads'))
+  || Math.min(navigator.hardwareConcurrency || 1, 4)));
 const fmtBytes = (n) => (n >= MB ? `${(n / MB).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 /** Everything the page knows; read by the tests through window.demo.state. */
@@ -101,6 +106,7 @@ async function load(url) {
       // the worker keeps its own store and counts its own bytes
       engine = await WorkerEngine.open(url, {
         budgetPolicy: { override: params.get('budget') },
+        threads,
         loader: { maxRequestBytes: chunk, backoffMs: 50, idleTimeoutMs },
         storeOptions,
         onProgress,
@@ -123,6 +129,7 @@ async function load(url) {
           return state.budget.bytes;
         },
         loader: { maxRequestBytes: chunk, backoffMs: 50 },
+        threads,
         onProgress: onProgress,
       });
     }
@@ -337,7 +344,9 @@ function update() {
       'block store': `${state.store.mode}${state.store.persisted ? ' (persistent)' : ''}`,
       'offline visits': offlineFact(),
       'server': serverFact(),
-      'kernels': `${info.flavor} (${info.kernels}), ${useWorker ? 'in a Web Worker' : 'on the main thread'}`,
+      'kernels': `${info.flavor} (${info.kernels}), ${info.threads} thread${info.threads === 1 ? '' : 's'}`
+        + `${info.threadsUnavailable ? ` (${info.threadsUnavailable})` : ''}, `
+        + `${useWorker ? 'in a Web Worker' : 'on the main thread'}`,
       'model': `${info.nLayers} layers, dim ${info.dim}, vocab ${info.vocabSize}`,
     };
     $('facts').replaceChildren(...Object.entries(facts).flatMap(([k, v]) => {

@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh gcc cmake ninja-build libcjson-dev pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nginx
+scripts/setup.sh gcc cmake ninja-build libcjson-dev pkg-config clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 emscripten nginx
 command -v node >/dev/null && command -v npm >/dev/null || scripts/setup.sh nodejs npm
 
 cmake -B build -S . -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -3,16 +3,18 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer) and the CLI tests, the
 # fuzz corpora replayed (ctest -L fuzz) and each fuzz target fuzzed briefly;
 # then the WebAssembly builds (SIMD128 and scalar: their C tests under
-# node:wasi), the JavaScript package's tests (node --test js/test/) and the
+# node:wasi; the threaded Emscripten build: its thread and kernel tests
+# under Node), the JavaScript package's tests (node --test js/test/) and the
 # chat demo's end-to-end tests in Debian's chromium (node --test tests/browser/).
 # Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh gcc g++ cmake ninja-build libcjson-dev pkg-config ca-certificates \
-  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev wabt nginx chromium
+  clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev wabt nginx chromium emscripten
 # Node 20 with npm: kept when present (it may come from elsewhere than Debian)
 command -v node >/dev/null && command -v npm >/dev/null || scripts/setup.sh nodejs npm
+export NODE_PATH=/usr/share/nodejs # Debian's emcc needs it (../shared/TOOLCHAIN.md)
 
 jobs=2
 cmake -B build -S . -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -41,6 +43,14 @@ for flavor in simd scalar; do
   cmake --build build-wasm-$flavor -j"$jobs"
   (cd build-wasm-$flavor && ctest --output-on-failure -j"$jobs")
 done
+
+# The threaded module (Emscripten -pthread, wasm/threads.cmake): whole
+# forward passes on 1 to 4 threads, every logit compared (test_threads),
+# and the kernel variants (test_kernels_wasm), as Node programs.
+cmake -S wasm -B build-wasm-threads -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE=/usr/share/emscripten/cmake/Modules/Platform/Emscripten.cmake >/dev/null
+cmake --build build-wasm-threads -j"$jobs"
+(cd build-wasm-threads && ctest --output-on-failure -j"$jobs")
 
 # JavaScript: the package's tests (built above), acceptance included (they
 # use build/bitstack and nginx).

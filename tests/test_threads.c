@@ -184,6 +184,9 @@ static void test_options(void) {
     so.n_threads = 3;
     CHECK_OK(bs_session_create(m, &so, &s));
     CHECK(s && s->n_threads == bs_pool_threads(s->pool)); /* 1 in builds without threads */
+#ifdef BS_TEST_EXPECT_THREADS
+    CHECK(s && s->n_threads == 3); /* the build under test has the pthread pool (wasm/threads.cmake) */
+#endif
     bs_session_free(s);
     bs_model_free(m);
     extra_free(&e);

@@ -1,8 +1,11 @@
 /* bs_wasm.c - the narrow C API the JavaScript runtime calls (js/src/runtime.js).
  *
- * The reactor module exports exactly these functions, malloc, free and its
- * memory: no other symbol, and no imports at all, so that
- * WebAssembly.instantiate(bytes, {}) works in Node and browsers alike.
+ * The reactor module (clang, wasm32-wasi) exports exactly these functions,
+ * malloc, free and its memory: no other symbol, and no imports at all, so
+ * that WebAssembly.instantiate(bytes, {}) works in Node and browsers alike.
+ * The threaded module (Emscripten -pthread, wasm/threads.cmake) exports the
+ * same functions through its JS glue; only there does a session run on
+ * more than one thread.
  * Everything crosses the boundary as i32 (pointers, counts, statuses), f32
  * or f64: 64-bit integers travel as f64 (exact below 2^53) or as two u32
  * halves, so no engine needs BigInt integration.
@@ -19,6 +22,7 @@
 #include "bstk.h"
 #include "kernels.h"
 #include "model.h"
+#include "session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +30,7 @@
 #define EXPORT(name) __attribute__((export_name(#name), visibility("default")))
 
 /* Bumped whenever a signature below changes; js/src/runtime.js checks it. */
-#define BS_WASM_ABI 1
+#define BS_WASM_ABI 2
 
 EXPORT(bs_wasm_abi) int32_t bs_wasm_abi(void) { return BS_WASM_ABI; }
 
@@ -117,10 +121,18 @@ EXPORT(bs_wasm_set_blocks) int32_t bs_wasm_set_blocks(bs_model *m, int32_t n) { 
 
 /* ---- session ------------------------------------------------------------------ */
 
+/* n_threads: threads of the forward pass (the caller included); the
+   reactor module has no threads and always runs 1, whatever is asked. */
 EXPORT(bs_wasm_session_create)
-int32_t bs_wasm_session_create(const bs_model *m, int32_t ctx, int32_t max_batch, bs_session **out) {
-    bs_session_options o = {.ctx = ctx, .max_batch = max_batch};
+int32_t bs_wasm_session_create(const bs_model *m, int32_t ctx, int32_t max_batch, int32_t n_threads,
+                               bs_session **out) {
+    bs_session_options o = {.ctx = ctx, .max_batch = max_batch, .n_threads = n_threads};
     return bs_session_create(m, &o, out);
+}
+
+/* Threads the session really runs on (1 in the reactor module). */
+EXPORT(bs_wasm_session_threads) int32_t bs_wasm_session_threads(const bs_session *s) {
+    return s ? s->n_threads : 0;
 }
 
 EXPORT(bs_wasm_session_free) void bs_wasm_session_free(bs_session *s) { bs_session_free(s); }

@@ -78,6 +78,7 @@ const ops = {
       progressive: options.progressive ?? true,
       store,
       flavor: options.flavor,
+      threads: options.threads,
       ctx: options.ctx,
       budget: (head) => {
         budget = browserBudget(head, options.budgetPolicy ?? {});

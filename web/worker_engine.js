@@ -29,6 +29,8 @@ function rebuild(e) {
  * @property {import('./budget.js').BrowserBudgetOptions} [budgetPolicy={}] how the worker picks the budget
  * @property {boolean} [progressive=true] return after the resident section; blocks attach in the background
  * @property {'auto'|'simd128'|'scalar'} [flavor='auto']
+ * @property {number} [threads=1] threads of the forward pass in the worker (the threaded wasm build when the
+ *   worker is cross-origin isolated, else one thread: Engine's OpenOptions.threads)
  * @property {number} [ctx] KV cache length in tokens
  * @property {{maxRequestBytes?: number, backoffMs?: number, retries?: number, idleTimeoutMs?: number}} [loader] loader
  *   options (no fetch: the worker has its own)

@@ -51,8 +51,13 @@ struct bs_session {
    the calling thread alone: about 5 to 10 microseconds of work, where
    handing out tasks (a microsecond or two) would eat the gain (stories260K's
    64 x 64 maps stay serial even for 64-token batches; SmolLM2's 576 x 576
-   split even for one token). */
+   split even for one token). A build whose kernels run slower per
+   multiply-add defines a lower value: the threaded wasm build uses 100000
+   (wasm/threads.cmake), the same 5 to 10 microseconds there, so SmolLM2's
+   192 x 576 key and value maps split too. */
+#ifndef BS_PAR_MIN_WORK
 #define BS_PAR_MIN_WORK 300000
+#endif
 
 /* Rows of logits computed per lm_head pass when scoring a whole batch. */
 #define BS_LOGIT_ROWS 8

@@ -9,7 +9,9 @@ import { EXIT, Exit } from './args.js';
 export const LOAD_OPTS = [
   { name: 'budget', kind: 'str', metavar: 'SIZE', help: '.bstk: weight bytes (12MB, 40MiB, ...) or bits per weight (3.5bpw)' },
   { name: 'cache', kind: 'str', metavar: 'DIR', help: 'keep downloaded blocks in DIR; later runs fetch only what is missing' },
-  { name: 'wasm', kind: 'str', metavar: 'KIND', help: 'auto, simd128 or scalar (default auto: SIMD128 when supported)', value: 'auto' },
+  { name: 'wasm', kind: 'str', metavar: 'KIND', help: 'auto, simd128, scalar or threads (default auto: SIMD128 when supported; threads: the threaded build even for 1 thread)', value: 'auto' },
+  { name: 'threads', kind: 'int', metavar: 'N', range: [1, 16], value: 1,
+    help: 'threads of the forward pass (default 1); above 1 the threaded wasm build (SIMD128), same tokens' },
   { name: 'progress', kind: 'flag', help: 'show the download progress bar even when stderr is not a terminal', value: false },
 ];
 
@@ -63,8 +65,8 @@ function progressBar(io, force) {
  * A bad budget is a usage error (exit 1); anything else exits 2.
  */
 export async function openModel(io, model, values, signal) {
-  if (!['auto', 'simd128', 'scalar'].includes(values.wasm)) {
-    io.stderr.write(`bitstack: --wasm ${values.wasm}: expects auto, simd128 or scalar\n`);
+  if (!['auto', 'simd128', 'scalar', 'threads'].includes(values.wasm)) {
+    io.stderr.write(`bitstack: --wasm ${values.wasm}: expects auto, simd128, scalar or threads\n`);
     throw new Exit(EXIT.USAGE);
   }
   const onProgress = progressBar(io, values.progress);
@@ -73,6 +75,7 @@ export async function openModel(io, model, values, signal) {
       budget: values.budget,
       ctx: values.ctx,
       flavor: values.wasm,
+      threads: values.threads,
       store: values.cache ? new FileStore(values.cache) : undefined,
       onProgress: onProgress ?? undefined,
       signal,
@@ -97,7 +100,9 @@ export function printStack(io, engine) {
     + `${formatBytes(s.fullBytes)}; ${s.bpw.toFixed(3)} bits per compressed weight\n`);
   const st = engine.loader.stats;
   io.stderr.write(`load: ${st.requests} requests, ${formatBytes(st.bytes)} fetched, ${st.fromNetwork} units from the source, `
-    + `${st.fromStore} from the cache, ${st.retries} retries; wasm ${engine.rt.flavor}\n`);
+    + `${st.fromStore} from the cache, ${st.retries} retries; wasm ${engine.rt.flavor}, `
+    + `${engine.info().threads} thread${engine.info().threads === 1 ? '' : 's'}\n`);
+  if (engine.rt.threadsUnavailable) io.stderr.write(`warning: one thread: ${engine.rt.threadsUnavailable}\n`);
   const e = engine.loader.storeError;
   if (e) io.stderr.write(`warning: the cache failed (${e.code ?? e.name}: ${e.message}); blocks were not kept\n`);
 }

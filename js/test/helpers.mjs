@@ -23,9 +23,10 @@ let wasmState = null;
 /** Why the wasm-dependent tests cannot run (after trying to build), or false. */
 export function wasmMissing() {
   if (wasmState !== null) return wasmState || false;
-  const have = () => ['simd128', 'scalar'].every((f) => existsSync(join(JS, 'dist', `bitstack-${f}.wasm`)));
+  const have = () => ['bitstack-simd128.wasm', 'bitstack-scalar.wasm', 'bitstack-threads.wasm', 'bitstack-threads.mjs',
+    'node/bitstack-threads.js'].every((f) => existsSync(join(JS, 'dist', f)));
   if (!have()) spawnSync(process.execPath, [join(JS, 'scripts', 'build.mjs')], { stdio: 'ignore' });
-  wasmState = have() ? '' : 'js/dist/*.wasm are missing and could not be built (npm --prefix js run build)';
+  wasmState = have() ? '' : 'js/dist/ modules are missing and could not be built (npm --prefix js run build)';
   return wasmState || false;
 }
 
