@@ -33,6 +33,7 @@ bs_compress_params bs_compress_default_params(void) {
     p.sort = BS_SORT_EXACT;
     p.calib_windows = 16;
     p.sort_windows = 8;
+    p.probe_level = 1;
     p.curve_windows = 4;
     p.ctx = 256;
     p.threads = 2;

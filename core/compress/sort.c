@@ -123,8 +123,9 @@ static bs_status gains_leave_one_out(cm_job *j, int32_t levels, double *gain) {
         const cm_matrix *x = &j->mats[i];
         int32_t top = x->n_levels;
         double next = full; /* loss with i at level b + 1 */
+        int32_t probe_at = BS_MIN(j->p->probe_level, top - 1);
         for (int32_t b = top - 1; b >= 1 && st == BS_OK; b--) {
-            if (j->p->sort == BS_SORT_FAST && b != 1) continue;
+            if (j->p->sort == BS_SORT_FAST && b != probe_at) continue;
             double nll = 0.0;
             cm_reconstruct(j, i, b);
             st = cm_eval(j, &nll);
@@ -132,7 +133,7 @@ static bs_status gains_leave_one_out(cm_job *j, int32_t levels, double *gain) {
                 gain[(size_t)i * levels + b] = nll - next;
                 next = nll;
             } else {
-                double drop = x->err[1] - x->err[top];
+                double drop = x->err[b] - x->err[top];
                 alpha[i] = drop > 0 ? (nll - full) / drop : 0.0;
             }
         }
