@@ -231,8 +231,8 @@ static void linear_row(const bs_linear *l, int32_t r, float *out) {
     case BS_LIN_F16: row_f16(l, r, out); break;
     case BS_LIN_AVD: row_avd(l, r, out); break;
     case BS_LIN_PLANES:
-        if (l->n_blocks > 0) row_planes(l, r, out);
-        else memset(out, 0, (size_t)l->cols * sizeof(float));
+        if (l->n_blocks > 0 && !l->packed) row_planes(l, r, out);
+        else bs_linear_row(l, r, out);
         break;
     default: bs_linear_row(l, r, out); break;
     }
@@ -317,109 +317,11 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
-/* ---- bit planes, fast mode (int8 activations; kernels_q8.h) ------------------- */
-
-/* q of 8 columns (one byte of each plane) in i16 lanes, q = 2q + bit per
-   plane (n <= 14: q fits). */
-static inline v128_t planes_q8cols(const uint8_t *const *p, int n, int m) {
-    v128_t q = wasm_i16x8_splat(0);
-    for (int i = 0; i < n; i++) q = wasm_i16x8_add(wasm_i16x8_add(q, q), wasm_v128_load(bits_i16[p[i][m]]));
-    return q;
-}
-
-/* q of 16 columns (two bytes of each plane) in u8 lanes for n <= 7
-   planes: each plane's two bytes splat, lane k picking byte k / 8 and
-   testing bit 7 - k % 8; q = 2q + bit. */
-static inline v128_t planes_q16cols(const uint8_t *const *p, int n, int m) {
-    const v128_t pick = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const v128_t bit = wasm_u8x16_const(0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1, 0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1);
-    v128_t q = wasm_i8x16_splat(0);
-    for (int i = 0; i < n; i++) {
-        v128_t b = wasm_i8x16_swizzle(wasm_v128_load16_splat(p[i] + m), pick);
-        q = wasm_i8x16_sub(wasm_i8x16_add(q, q), wasm_i8x16_eq(wasm_v128_and(b, bit), bit));
-    }
-    return q;
-}
-
-/* sum q_j x_j over one block of 32 for both digits of x (xh, xl): i16 q
-   times i16-widened digits, pairs summed in i32 lanes (exact), then the
-   four lanes. direct: q from the planes, else from a row of i16 q built
-   earlier. */
-static inline void block_isum(const uint8_t *const *p, int n, const int16_t *qrow, int direct, int j,
-                              const int8_t *xh, const int8_t *xl, int32_t *ih, int32_t *il) {
-    v128_t ah = wasm_i32x4_splat(0), al = ah;
-    if (direct && n <= 7) /* codes in byte lanes, 16 columns per step */
-        for (int k = 0; k < BS_Q8_BLOCK; k += 16) {
-            v128_t q = planes_q16cols(p, n, (j + k) >> 3);
-            v128_t qa = wasm_u16x8_extend_low_u8x16(q), qb = wasm_u16x8_extend_high_u8x16(q);
-            ah = wasm_i32x4_add(ah, wasm_i32x4_add(wasm_i32x4_dot_i16x8(qa, wasm_i16x8_load8x8(xh + j + k)),
-                                                   wasm_i32x4_dot_i16x8(qb, wasm_i16x8_load8x8(xh + j + k + 8))));
-            al = wasm_i32x4_add(al, wasm_i32x4_add(wasm_i32x4_dot_i16x8(qa, wasm_i16x8_load8x8(xl + j + k)),
-                                                   wasm_i32x4_dot_i16x8(qb, wasm_i16x8_load8x8(xl + j + k + 8))));
-        }
-    else /* codes in i16 lanes from the table, 8 columns per step */
-        for (int k = 0; k < BS_Q8_BLOCK; k += 8) {
-            v128_t q = direct ? planes_q8cols(p, n, (j + k) >> 3) : wasm_v128_load(qrow + j + k);
-            ah = wasm_i32x4_add(ah, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xh + j + k)));
-            al = wasm_i32x4_add(al, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xl + j + k)));
-        }
-    /* lanes (0+2, 1+3) of each, then the two */
-    v128_t t = wasm_i32x4_add(wasm_i32x4_shuffle(ah, al, 0, 1, 4, 5), wasm_i32x4_shuffle(ah, al, 2, 3, 6, 7));
-    *ih = wasm_i32x4_extract_lane(t, 0) + wasm_i32x4_extract_lane(t, 1);
-    *il = wasm_i32x4_extract_lane(t, 2) + wasm_i32x4_extract_lane(t, 3);
-}
-
-/* One token against one row: e_b and f_b of every block, then their
-   canonical dot (dot_f32: the reference's bs_dot_f32_ref, bit for bit). */
-static inline float q8_row_dot(const uint8_t *const *p, int n, const int16_t *qrow, int direct,
-                               const float *cb, const bs_q8_act *a, int t, int32_t offset, float *e, float *f) {
-    int nb = a->nb;
-    const int8_t *xh = a->q + t * a->stride, *xl = a->ql + t * a->stride;
-    const float *d = a->d + t * nb;
-    const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
-    for (int b = 0; b < nb; b++) {
-        int32_t ih, il;
-        block_isum(p, n, qrow, direct, b * BS_Q8_BLOCK, xh, xl, &ih, &il);
-        e[b] = (float)(2 * ih + offset * sh[b]) + (float)(2 * il + offset * sl[b]) * 0x1p-8f;
-        f[b] = cb[b] * d[b];
-    }
-    return dot_f32(e, f, nb);
-}
-
-/* kernels_q8.h's rows function: one token builds q in registers as it
-   goes; several build the row's i16 q into qrow once (2 * stride bytes). */
-static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
-                    uint8_t *qrow) {
-    int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
-    int per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
-    int32_t offset = 1 - (1 << n);
-    float inv = 1.0f;
-    for (int i = 1; i < n; i++) inv *= 0.5f;
-    int16_t *q16 = (int16_t *)qrow;
-    float *cb = (float *)(qrow + 2 * stride), *e = cb + nb, *f = e + nb;
-    int tail = l->cols % BS_Q8_BLOCK != 0;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p[BS_Q8_MAX_PLANES];
-        for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
-        const uint16_t *sc = l->scales + (int64_t)r * gpr;
-        for (int b = 0; b < nb; b += per) { /* one conversion per group */
-            float c = bs_f16_to_f32(sc[b / per]);
-            for (int k = b; k < b + per && k < nb; k++) cb[k] = c;
-        }
-        int direct = n_tok == 1;
-        if (!direct)
-            for (int j = 0; j < stride; j += 8) wasm_v128_store(q16 + j, planes_q8cols(p, n, j >> 3));
-        for (int t = 0; t < n_tok; t++) {
-            float acc = q8_row_dot(p, n, q16, direct, cb, a, t, offset, e, f);
-            float yt = acc * inv;
-            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
-        }
-    }
-}
+/* ---- bit planes, fast mode (kernels_q8.h) ----------------------------------- */
 
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 

@@ -9,6 +9,7 @@
 #include "bstk.h"
 
 #include "crc32c.h"
+#include "planes_pack.h"
 #include "scales.h"
 
 #include <stdlib.h>
@@ -299,8 +300,10 @@ static bs_status wire_tensors(bs_model *m, bs_stack *s, const uint8_t *buf) {
         l->max_blocks = (int32_t)t->n_levels;
         if (t->kind == BS_LIN_AVD && !(l->avd = bs_calloc(t->n_levels, sizeof *l->avd))) st = BS_ERR_NOMEM;
         if (t->kind == BS_LIN_PLANES && !(l->planes = bs_calloc(t->n_levels, sizeof *l->planes))) st = BS_ERR_NOMEM;
+        if (t->kind == BS_LIN_PLANES) s->pack_tmp_size = BS_MAX(s->pack_tmp_size, bs_planes_pack_tmp(l->cols));
         if (t->kind == BS_LIN_AVD || t->kind == BS_LIN_PLANES) s->stacked_params += (int64_t)t->rows * t->cols;
     }
+    if (st == BS_OK && s->pack_tmp_size && !(s->pack_tmp = bs_malloc(s->pack_tmp_size, 1))) st = BS_ERR_NOMEM;
     for (int64_t i = 0; i < n_slots && st == BS_OK; i++)
         if (!seen[i] && !(i == BSTK_ROLE_OUTPUT && c->tied))
             st = bs_fail(BS_ERR_FORMAT, ".bstk: the tensor table lacks a tensor (slot %lld)", (long long)i);
@@ -429,6 +432,8 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
         } else {
             l->planes[e->level] = data;
         }
+        /* into the kernels' layout, in place (planes_pack.h) */
+        bs_planes_attach(l, (int)e->level, s->pack_tmp);
         l->n_blocks = (int32_t)e->level + 1;
         break;
     }
@@ -438,6 +443,7 @@ static void detach_last(bs_model *m, bs_stack *s) {
     uint32_t i = --s->n_loaded;
     const bstk_entry *e = &s->entries[i];
     bs_linear *l = tensor_linear(m, &s->tensors[e->tensor]);
+    if (l && l->kind == BS_LIN_PLANES) bs_planes_detach(l, s->pack_tmp); /* the others repacked without it */
     if (l) l->n_blocks = (int32_t)e->level;
     s->loaded_bytes -= (int64_t)e->size;
     s->decoded_bytes -= (int64_t)decoded_size(s, i);
@@ -577,6 +583,7 @@ void bs_stack_free(bs_stack *s) {
     for (uint32_t i = 0; s->payload && i < s->h.n_entries; i++) free(s->payload[i]);
     if (s->own_reader) bs_reader_close(&s->reader);
     free(s->payload);
+    free(s->pack_tmp);
     free(s->entries);
     free(s->tensors);
     bs_meta_free(&s->meta);

@@ -87,6 +87,8 @@ typedef struct bs_stack {
     int64_t stacked_params;/* weights of the stacked (compressed) tensors */
     int64_t stacked_resident_bytes; /* resident bytes of stacked tensors  */
     uint8_t *head;         /* metadata bytes (kept: strings point here)   */
+    uint8_t *pack_tmp;     /* scratch of bs_planes_attach / _detach       */
+    size_t pack_tmp_size;  /* its bytes: for the widest PLANES tensor     */
     bs_meta meta;
 } bs_stack;
 

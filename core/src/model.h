@@ -63,6 +63,9 @@ typedef struct bs_linear {
     int32_t n_out;       /* PLANES: input channels kept apart (outliers.c) */
     const uint32_t *out_idx; /* (n_out) their columns, increasing        */
     const uint16_t *out_val; /* (rows, n_out) their weights, binary16    */
+    int32_t packed;      /* PLANES: 1 when planes[] hold the packed layout of
+                            planes_pack.h (the runtime's), 0: plain sign
+                            planes (the compressor's)                     */
 } bs_linear;
 
 /* Bytes of one packed sign row: signs are packed per row, so a row starts
