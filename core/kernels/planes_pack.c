@@ -15,7 +15,7 @@ int bs_pk_chunks(int n, bs_pk_chunk *out) {
     return k;
 }
 
-size_t bs_planes_pack_tmp(int32_t cols) { return 16 * (size_t)bs_row_bytes(cols) + (size_t)cols; }
+size_t bs_planes_pack_tmp(int32_t cols) { return 16 * (size_t)bs_row_bytes(cols); }
 
 /* ---- eight columns at a time ------------------------------------------------ */
 
@@ -31,54 +31,67 @@ static uint64_t spread(uint8_t b) {
    in the top byte (the partial products never overlap). */
 static uint8_t gather(uint64_t x) { return (uint8_t)((x & 0x0101010101010101ull) * 0x8040201008040201ull >> 56); }
 
-/* Codes (c bits, plane p[0] most significant) of the cols columns of one
-   row from c plain sign rows. */
-static void plain_to_codes(const uint8_t *const *p, int c, int32_t cols, uint8_t *codes) {
-    int32_t rb = bs_row_bytes(cols);
-    for (int32_t m = 0; m < rb; m++) {
-        uint64_t v = 0;
-        for (int i = 0; i < c; i++) v = v << 1 | spread(p[i][m]);
-        for (int k = 0; k < 8 && 8 * m + k < cols; k++) codes[8 * m + k] = (uint8_t)(v >> (8 * k));
-    }
-}
-
-/* The reverse: c plain sign rows (padding bits 0) from codes. */
-static void codes_to_plain(const uint8_t *codes, int c, int32_t cols, uint8_t *const *p) {
-    int32_t rb = bs_row_bytes(cols);
-    for (int32_t m = 0; m < rb; m++) {
-        uint64_t v = 0;
-        for (int k = 0; k < 8 && 8 * m + k < cols; k++) v |= (uint64_t)codes[8 * m + k] << (8 * k);
-        for (int i = 0; i < c; i++) p[i][m] = gather(v >> (c - 1 - i));
-    }
-}
-
 /* ---- one chunk row ------------------------------------------------------------- */
 
-/* Writes the chunk row (c * rb bytes) of one row's codes. */
-static void write_chunk_row(uint8_t *row, int c, int32_t cols, const uint8_t *codes) {
+/* Eight columns at a time in 64-bit words: column group m (columns
+   8m .. 8m+7) of a unit lands in the unit's bytes 8 (m mod c) .. +7 at bit
+   c (m / c) (planes_pack.h: field k holds columns B k .. B k + B - 1,
+   B = 8c). */
+
+#define PK_INLINE static inline __attribute__((always_inline))
+
+/* Writes the chunk row (c * rb bytes) of one row from its c plain rows
+   (c constant in each copy: no division left in the loops). */
+PK_INLINE void pack_row_c(const uint8_t *const *p, int c, int32_t cols, uint8_t *row) {
     int32_t rb = bs_row_bytes(cols), nb = cols / BS_PK_BLOCK, nu = nb / 2, tb = rb - 4 * nb;
     int B = 8 * c;
-    memset(row, 0, (size_t)c * rb);
-    for (int32_t u = 0; u < nu; u++)
-        for (int t = 0; t < BS_PK_UNIT; t++)
-            row[B * u + t % B] |= (uint8_t)(codes[BS_PK_UNIT * u + t] << (c * (t / B)));
-    /* the odd last block and the tail, plain */
-    uint8_t *odd[4], *tail[4];
-    for (int i = 0; i < c; i++) odd[i] = row + B * nu + 4 * i, tail[i] = row + 4 * c * nb + i * tb;
-    if (nb % 2) codes_to_plain(codes + BS_PK_UNIT * nu, c, BS_PK_BLOCK, odd);
-    if (tb) codes_to_plain(codes + BS_PK_BLOCK * nb, c, cols - BS_PK_BLOCK * nb, tail);
+    for (int32_t u = 0; u < nu; u++) {
+        uint64_t out[4] = {0, 0, 0, 0};
+        for (int m = 0; m < 8; m++) {
+            uint64_t v = 0;
+            for (int i = 0; i < c; i++) v = v << 1 | spread(p[i][8 * u + m]);
+            out[m % c] |= v << (c * (m / c));
+        }
+        for (int w = 0; w < c; w++) /* byte k of a word: column k of its group */
+            for (int k = 0; k < 8; k++) row[B * u + 8 * w + k] = (uint8_t)(out[w] >> (8 * k));
+    }
+    /* the odd last block and the tail stay plain */
+    for (int i = 0; i < c; i++) {
+        if (nb % 2) memcpy(row + B * nu + 4 * i, p[i] + 8 * nu, 4);
+        if (tb) memcpy(row + 4 * c * nb + i * tb, p[i] + 4 * nb, (size_t)tb);
+    }
 }
 
 /* The reverse. */
-static void read_chunk_row(const uint8_t *row, int c, int32_t cols, uint8_t *codes) {
+PK_INLINE void unpack_row_c(const uint8_t *row, int c, int32_t cols, uint8_t *const *p) {
     int32_t rb = bs_row_bytes(cols), nb = cols / BS_PK_BLOCK, nu = nb / 2, tb = rb - 4 * nb;
-    int B = 8 * c, mask = (1 << c) - 1;
-    for (int32_t u = 0; u < nu; u++)
-        for (int t = 0; t < BS_PK_UNIT; t++) codes[BS_PK_UNIT * u + t] = (uint8_t)(row[B * u + t % B] >> (c * (t / B)) & mask);
-    const uint8_t *odd[4], *tail[4];
-    for (int i = 0; i < c; i++) odd[i] = row + B * nu + 4 * i, tail[i] = row + 4 * c * nb + i * tb;
-    if (nb % 2) plain_to_codes(odd, c, BS_PK_BLOCK, codes + BS_PK_UNIT * nu);
-    if (tb) plain_to_codes(tail, c, cols - BS_PK_BLOCK * nb, codes + BS_PK_BLOCK * nb);
+    int B = 8 * c;
+    uint64_t mask = 0x0101010101010101ull * (uint64_t)((1 << c) - 1);
+    for (int32_t u = 0; u < nu; u++) {
+        uint64_t in[4] = {0, 0, 0, 0};
+        for (int w = 0; w < c; w++)
+            for (int k = 0; k < 8; k++) in[w] |= (uint64_t)row[B * u + 8 * w + k] << (8 * k);
+        for (int m = 0; m < 8; m++) {
+            uint64_t v = in[m % c] >> (c * (m / c)) & mask;
+            for (int i = 0; i < c; i++) p[i][8 * u + m] = gather(v >> (c - 1 - i));
+        }
+    }
+    for (int i = 0; i < c; i++) {
+        if (nb % 2) memcpy(p[i] + 8 * nu, row + B * nu + 4 * i, 4);
+        if (tb) memcpy(p[i] + 4 * nb, row + 4 * c * nb + i * tb, (size_t)tb);
+    }
+}
+
+static void pack_row(const uint8_t *const *p, int c, int32_t cols, uint8_t *row) {
+    if (c == 4) pack_row_c(p, 4, cols, row);
+    else if (c == 2) pack_row_c(p, 2, cols, row);
+    else pack_row_c(p, 1, cols, row);
+}
+
+static void unpack_row(const uint8_t *row, int c, int32_t cols, uint8_t *const *p) {
+    if (c == 4) unpack_row_c(row, 4, cols, p);
+    else if (c == 2) unpack_row_c(row, 2, cols, p);
+    else unpack_row_c(row, 1, cols, p);
 }
 
 /* ---- a chunk, four rows at a time ---------------------------------------------- */
@@ -87,7 +100,6 @@ static void read_chunk_row(const uint8_t *row, int c, int32_t cols, uint8_t *cod
    either layout, so each group of four is copied to tmp and rewritten. */
 static void pack_chunk(const bs_linear *l, bs_pk_chunk ch, int pack, uint8_t *tmp) {
     int32_t rb = bs_row_bytes(l->cols), cols = l->cols;
-    uint8_t *codes = tmp + 16 * (size_t)rb;
     uint8_t *buf[4];
     for (int i = 0; i < ch.c; i++) buf[i] = (uint8_t *)l->planes[ch.p0 + i]; /* writable: planes_pack.h */
     for (int32_t s = 0; s < bs_pk_rows4(l->rows); s += 4) {
@@ -100,13 +112,11 @@ static void pack_chunk(const bs_linear *l, bs_pk_chunk ch, int pack, uint8_t *tm
             if (pack) {
                 const uint8_t *p[4];
                 for (int i = 0; i < ch.c; i++) p[i] = tmp + (size_t)i * 4 * rb + (size_t)rr * rb;
-                plain_to_codes(p, ch.c, cols, codes);
-                write_chunk_row(in_place, ch.c, cols, codes);
+                pack_row(p, ch.c, cols, in_place);
             } else {
                 uint8_t *p[4];
                 for (int i = 0; i < ch.c; i++) p[i] = buf[i] + (int64_t)(s + rr) * rb;
-                read_chunk_row(in_tmp, ch.c, cols, codes);
-                codes_to_plain(codes, ch.c, cols, p);
+                unpack_row(in_tmp, ch.c, cols, p);
             }
         }
     }

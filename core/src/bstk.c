@@ -432,8 +432,9 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
         } else {
             l->planes[e->level] = data;
         }
-        /* into the kernels' layout, in place (planes_pack.h) */
-        bs_planes_attach(l, (int)e->level, s->pack_tmp);
+        /* into the kernels' layout, in place (planes_pack.h); a bulk load
+           packs each matrix once at the end instead (pack_all) */
+        if (!s->defer_pack) bs_planes_attach(l, (int)e->level, s->pack_tmp);
         l->n_blocks = (int32_t)e->level + 1;
         break;
     }
@@ -551,6 +552,19 @@ static bs_status import_head(bs_reader *r, bs_model *m, bs_stack *s) {
     return st;
 }
 
+/* Packs every PLANES matrix whose planes were attached plain (a bulk
+   load): each weight's bits are rewritten once, not once per plane. */
+static void pack_all(bs_model *m, bs_stack *s) {
+    for (uint32_t t = 0; t < s->h.n_tensors; t++) {
+        bs_linear *l = tensor_linear(m, &s->tensors[t]);
+        if (!l || l->kind != BS_LIN_PLANES || l->packed || l->n_blocks == 0) continue;
+        int n = l->n_blocks;
+        l->n_blocks = n - 1; /* plain planes 0 .. n-1: attaching the last packs all of them */
+        bs_planes_attach(l, n - 1, s->pack_tmp);
+        l->n_blocks = n;
+    }
+}
+
 bs_status bs_import_bstk(bs_reader *r, bs_model *m, int64_t budget) {
     bs_stack *s = bs_calloc(1, sizeof *s);
     if (!s) return BS_ERR_NOMEM;
@@ -562,13 +576,18 @@ bs_status bs_import_bstk(bs_reader *r, bs_model *m, int64_t budget) {
         return bs_fail(BS_ERR_RANGE, "budget of %lld bytes is below the resident size of %lld bytes",
                        (long long)budget, (long long)s->resident_bytes);
     s->reader = *r;
-    for (uint32_t i = 0; i < s->h.n_resident; i++) BS_TRY(load_entry(m, s, i));
+    s->defer_pack = 1;
+    bs_status st = BS_OK;
+    for (uint32_t i = 0; i < s->h.n_resident && st == BS_OK; i++) st = load_entry(m, s, i);
     int64_t used = s->loaded_bytes;
-    for (uint32_t i = s->h.n_resident; i < s->n_avail && budget >= 0; i++) {
+    for (uint32_t i = s->h.n_resident; i < s->n_avail && budget >= 0 && st == BS_OK; i++) {
         if (budget > 0 && used + (int64_t)s->entries[i].size > budget) break;
-        BS_TRY(load_entry(m, s, i));
+        st = load_entry(m, s, i);
         used += (int64_t)s->entries[i].size;
     }
+    pack_all(m, s); /* also after a failure: the model stays consistent */
+    s->defer_pack = 0;
+    BS_TRY(st);
     if (r->file) { /* keep the file open to grow the stack later */
         s->own_reader = 1;
         r->file = NULL;

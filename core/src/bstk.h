@@ -89,6 +89,7 @@ typedef struct bs_stack {
     uint8_t *head;         /* metadata bytes (kept: strings point here)   */
     uint8_t *pack_tmp;     /* scratch of bs_planes_attach / _detach       */
     size_t pack_tmp_size;  /* its bytes: for the widest PLANES tensor     */
+    int defer_pack;        /* bulk load: planes attach plain, packed after */
     bs_meta meta;
 } bs_stack;
 
