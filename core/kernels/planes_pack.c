@@ -19,11 +19,34 @@ size_t bs_planes_pack_tmp(int32_t cols) { return 16 * (size_t)bs_row_bytes(cols)
 
 /* ---- eight columns at a time ------------------------------------------------ */
 
-/* One plain sign byte (MSB = first column) to 8 bytes of 0/1, byte k =
-   column k. */
-static uint64_t spread(uint8_t b) {
-    uint64_t x = (uint64_t)b * 0x0101010101010101ull & 0x0102040810204080ull;
-    return (x + 0x7f7f7f7f7f7f7f7full) >> 7 & 0x0101010101010101ull;
+/* One plain sign byte (MSB = first column) to 8 bytes of 0/1 in a
+   64-bit word, byte k (bits 8k..8k+7) = column k: a table, built by the
+   preprocessor. */
+#define SP(b)                                                                                       \
+    ((uint64_t)(((b) >> 7) & 1) | (uint64_t)(((b) >> 6) & 1) << 8 | (uint64_t)(((b) >> 5) & 1) << 16 | \
+     (uint64_t)(((b) >> 4) & 1) << 24 | (uint64_t)(((b) >> 3) & 1) << 32 |                             \
+     (uint64_t)(((b) >> 2) & 1) << 40 | (uint64_t)(((b) >> 1) & 1) << 48 | (uint64_t)((b) & 1) << 56)
+#define SP4(b) SP(b), SP(b + 1), SP(b + 2), SP(b + 3)
+#define SP16(b) SP4(b), SP4(b + 4), SP4(b + 8), SP4(b + 12)
+#define SP64(b) SP16(b), SP16(b + 16), SP16(b + 32), SP16(b + 48)
+static const uint64_t SPREAD[256] = {SP64(0), SP64(64), SP64(128), SP64(192)};
+#undef SP64
+#undef SP16
+#undef SP4
+#undef SP
+
+static uint64_t spread(uint8_t b) { return SPREAD[b]; }
+
+/* 64-bit words in memory, byte k = bits 8k..8k+7 (little-endian order
+   whatever the host: the layout is defined in bytes). */
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+static inline void store64(uint8_t *p, uint64_t v) {
+    for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
 }
 
 /* The reverse: bit 0 of each of 8 bytes (byte k = column k) to one plain
@@ -52,8 +75,7 @@ PK_INLINE void pack_row_c(const uint8_t *const *p, int c, int32_t cols, uint8_t 
             for (int i = 0; i < c; i++) v = v << 1 | spread(p[i][8 * u + m]);
             out[m % c] |= v << (c * (m / c));
         }
-        for (int w = 0; w < c; w++) /* byte k of a word: column k of its group */
-            for (int k = 0; k < 8; k++) row[B * u + 8 * w + k] = (uint8_t)(out[w] >> (8 * k));
+        for (int w = 0; w < c; w++) store64(row + B * u + 8 * w, out[w]); /* byte k: column k of its group */
     }
     /* the odd last block and the tail stay plain */
     for (int i = 0; i < c; i++) {
@@ -68,9 +90,8 @@ PK_INLINE void unpack_row_c(const uint8_t *row, int c, int32_t cols, uint8_t *co
     int B = 8 * c;
     uint64_t mask = 0x0101010101010101ull * (uint64_t)((1 << c) - 1);
     for (int32_t u = 0; u < nu; u++) {
-        uint64_t in[4] = {0, 0, 0, 0};
-        for (int w = 0; w < c; w++)
-            for (int k = 0; k < 8; k++) in[w] |= (uint64_t)row[B * u + 8 * w + k] << (8 * k);
+        uint64_t in[4];
+        for (int w = 0; w < c; w++) in[w] = load64(row + B * u + 8 * w);
         for (int m = 0; m < 8; m++) {
             uint64_t v = in[m % c] >> (c * (m / c)) & mask;
             for (int i = 0; i < c; i++) p[i][8 * u + m] = gather(v >> (c - 1 - i));
@@ -142,6 +163,11 @@ void bs_planes_detach(bs_linear *l, uint8_t *tmp) {
     int n = l->n_blocks, from = (n - 1) & ~3;
     pack_from(l, n, from, 0, tmp);
     pack_from(l, n - 1, from, 1, tmp);
+}
+
+void bs_planes_unpack(bs_linear *l, uint8_t *tmp) {
+    if (l->packed) pack_from(l, l->n_blocks, 0, 0, tmp);
+    l->packed = 0;
 }
 
 /* ---- reading ------------------------------------------------------------------- */

@@ -85,6 +85,9 @@ void bs_planes_attach(struct bs_linear *l, int level, uint8_t *tmp);
    plain again; the caller then decrements n_blocks. */
 void bs_planes_detach(struct bs_linear *l, uint8_t *tmp);
 
+/* Back to plain planes (all n_blocks of them; l->packed cleared). */
+void bs_planes_unpack(struct bs_linear *l, uint8_t *tmp);
+
 /* q (n_blocks bits) of weight (r, j), packed or plain: the reference. */
 int32_t bs_planes_code(const struct bs_linear *l, int32_t r, int32_t j);
 /* q of columns [0, cols) of row r into q. */

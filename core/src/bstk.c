@@ -433,8 +433,13 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
             l->planes[e->level] = data;
         }
         /* into the kernels' layout, in place (planes_pack.h); a bulk load
-           packs each matrix once at the end instead (pack_all) */
-        if (!s->defer_pack) bs_planes_attach(l, (int)e->level, s->pack_tmp);
+           packs each matrix once at the end instead (pack_all), from
+           plain planes */
+        if (!s->defer_pack) {
+            bs_planes_attach(l, (int)e->level, s->pack_tmp);
+        } else if (l->packed) {
+            bs_planes_unpack(l, s->pack_tmp);
+        }
         l->n_blocks = (int32_t)e->level + 1;
         break;
     }
@@ -444,7 +449,7 @@ static void detach_last(bs_model *m, bs_stack *s) {
     uint32_t i = --s->n_loaded;
     const bstk_entry *e = &s->entries[i];
     bs_linear *l = tensor_linear(m, &s->tensors[e->tensor]);
-    if (l && l->kind == BS_LIN_PLANES) bs_planes_detach(l, s->pack_tmp); /* the others repacked without it */
+    if (l && l->kind == BS_LIN_PLANES && l->packed) bs_planes_detach(l, s->pack_tmp); /* the others repacked without it */
     if (l) l->n_blocks = (int32_t)e->level;
     s->loaded_bytes -= (int64_t)e->size;
     s->decoded_bytes -= (int64_t)decoded_size(s, i);
@@ -654,7 +659,19 @@ bs_status bs_model_set_blocks(bs_model *m, int32_t n) {
     if (s->n_loaded < want && (!s->own_reader || want > s->n_avail))
         return bs_fail(BS_ERR_STATE, "blocks past %u are not available here (push them with bs_model_attach_block)",
                        s->n_loaded - s->h.n_resident);
-    while (s->n_loaded < want) BS_TRY(load_entry(m, s, s->n_loaded));
+    int outer = s->defer_pack; /* growing by many blocks: pack once at the end */
+    s->defer_pack = 1;
+    bs_status st = BS_OK;
+    while (s->n_loaded < want && st == BS_OK) st = load_entry(m, s, s->n_loaded);
+    if (!outer) pack_all(m, s), s->defer_pack = 0;
+    return st;
+}
+
+bs_status bs_model_defer_layout(bs_model *m, int32_t on) {
+    bs_stack *s = m ? m->stack : NULL;
+    if (!s) return bs_fail(BS_ERR_STATE, "the model is not a .bstk stack");
+    if (on) s->defer_pack = 1;
+    else if (s->defer_pack) pack_all(m, s), s->defer_pack = 0;
     return BS_OK;
 }
 

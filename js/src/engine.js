@@ -90,9 +90,18 @@ export class Engine {
     const engine = new Engine(runtime, loader, head, target, options);
     try {
       await engine.#openResident(signal);
+      // not progressive: nothing runs until every block is in, so the C side
+      // lays the bit planes out for the kernels once at the end, not per block
+      const bulk = !options.progressive;
+      if (bulk) runtime.check(runtime.x.bs_wasm_defer_layout(engine.model, 1), 'defer layout');
       engine.ready = engine.#attachUpTo(target, signal);
-      if (!options.progressive) await engine.ready;
-      else engine.ready.catch(() => {}); // observed through `ready` by whoever cares
+      if (bulk) {
+        try {
+          await engine.ready;
+        } finally {
+          runtime.check(runtime.x.bs_wasm_defer_layout(engine.model, 0), 'layout');
+        }
+      } else engine.ready.catch(() => {}); // observed through `ready` by whoever cares
       engine.#createSession(options.ctx ?? 0);
     } catch (err) {
       await engine.close();
