@@ -185,9 +185,22 @@ static void test_f16(void) {
 typedef struct planes_fixture {
     bs_linear l;
     uint8_t *bytes[16];
-    uint16_t *scales;
+    uint16_t *scales, *ref;
+    uint8_t *codes;
     const uint8_t *ptrs[16];
 } planes_fixture;
+
+/* The fixture's scales as 8-bit codes against a reference per row
+   (scales.h; every code, references over their whole valid range). */
+static void planes_use_codes(planes_fixture *f, uint64_t *seed) {
+    size_t rows = (size_t)f->l.rows, gpr = (size_t)bs_groups_per_row(f->l.cols, f->l.group);
+    f->ref = malloc((rows + 1) * sizeof *f->ref);
+    f->codes = malloc(rows * gpr + 1);
+    for (size_t r = 0; r <= rows; r++) f->ref[r] = (uint16_t)(0x0400 + rng_next(seed) % (0x7bff - 0x0400 + 1));
+    for (size_t i = 0; i <= rows * gpr; i++) f->codes[i] = (uint8_t)rng_next(seed);
+    f->l.scales = NULL;
+    f->l.scale_ref = f->ref + 1, f->l.scale_codes = f->codes + 1;
+}
 
 /* Attaches planes 0 .. n-1 of a plain map one by one into the packed layout. */
 static void planes_pack_all(bs_linear *l, int n) {
@@ -225,6 +238,8 @@ static void planes_make(planes_fixture *f, int rows, int cols, int n, int group,
 static void planes_free(planes_fixture *f) {
     for (int i = 0; i < 16; i++) free(f->bytes[i]);
     free(f->scales);
+    free(f->ref);
+    free(f->codes);
 }
 
 static void test_planes(void) {
@@ -242,12 +257,15 @@ static void test_planes(void) {
                         /* every plane count on the mid sizes; a few elsewhere */
                         if (!(cols == 65 || cols == 172 || cols == 577 || n == 1 || n == 4 || n == 8 || n == 9))
                             continue;
-                        for (int packed = 0; packed < 2; packed++) {
+                        for (int packed = 0; packed < 3; packed++) { /* plain, packed, packed with codes */
                             if (!packed && !(cols == 172 && (n == 3 || n == 9))) continue; /* plain: a few */
+                            if (packed == 2 && !(group == 32 || group == 64 || n == 5)) continue;
                             planes_fixture f;
                             planes_make_as(&f, rows, cols, n, group, packed, &seed);
+                            if (packed == 2) planes_use_codes(&f, &seed);
                             char what[64];
-                            snprintf(what, sizeof what, "planes n=%d group=%d%s", n, group, packed ? "" : " plain");
+                            snprintf(what, sizeof what, "planes n=%d group=%d%s", n, group,
+                                     packed == 2 ? " codes" : packed ? "" : " plain");
                             compare_all_tok(&f.l, extreme, &seed, what);
                             planes_free(&f);
                         }

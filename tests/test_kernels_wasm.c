@@ -4,7 +4,8 @@
  * native build runs it too, over whatever variants it has.
  *
  *   test_kernels_wasm            bit-exactness (ctest runs this)
- *   test_kernels_wasm --bench    matvec GFLOP/s of each variant, same shapes
+ *   test_kernels_wasm --bench [NAME]   matvec GFLOP/s of each variant (those whose
+ *                                      name holds NAME), same shapes
  *
  * Coverage: dot_f32 for n = 0..300 on pointers at every offset mod 4 floats;
  * matmul of F32, F16, PLANES (0 to 12 planes, groups 1, 3, 7, 8, 12, 32,
@@ -228,6 +229,14 @@ static void test_planes(void) {
                     p.planes = cplanes;
                     pack_planes(&p, n);
                     compare_all(&p, "PLANES");
+                    if (n % 2) { /* the scales as 8-bit codes against a reference per row (scales.h) */
+                        uint16_t *ref = malloc(((size_t)rows + 1) * sizeof *ref);
+                        uint8_t *codes = random_bytes(rows * gpr);
+                        for (int r = 0; r <= rows; r++) ref[r] = (uint16_t)(0x0400 + next_u64() % (0x7bff - 0x0400 + 1));
+                        p.scales = NULL, p.scale_ref = ref + 1, p.scale_codes = codes + 1;
+                        compare_all(&p, "PLANES codes");
+                        free(ref), free(codes);
+                    }
                     for (int i = 0; i < n; i++) free(copy[i]);
                 }
                 for (int i = 0; i < 12; i++) free(bits[i]);
@@ -272,7 +281,7 @@ static double now(void) {
    (SmolLM2-135M's up projection) of each kind; bit planes packed as the
    runtime packs them, in groups of 32 with 2 to 8 planes (and the 4
    planes in groups of 64 of earlier runs). */
-static void bench(void) {
+static void bench(const char *only) {
     const int rows = 1536, cols = 576, rank = 16;
     size_t n = (size_t)rows * cols, rb = (size_t)bs_row_bytes(cols);
     float *w = malloc(n * sizeof *w), *x = malloc(cols * sizeof *x), *y = malloc(rows * sizeof *y);
@@ -325,6 +334,7 @@ static void bench(void) {
         else
             snprintf(name, sizeof name, "%s%s", l->kind == BS_LIN_F32 ? "F32" : l->kind == BS_LIN_F16 ? "F16" : "AVD(4,k16)",
                      fast ? " fast" : "");
+        if (only && !strstr(name, only)) continue;
         printf("  %-20s", name);
         for (int v = 0; v < n_variants; v++) {
             /* the fastest call of those in 0.3 s: a call that was never
@@ -350,7 +360,7 @@ static void bench(void) {
 int main(int argc, char **argv) {
     n_variants = bs_kernels_all(variants, 8);
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
-        bench();
+        bench(argc > 2 ? argv[2] : NULL);
         return 0;
     }
     RUN(test_variants_listed);

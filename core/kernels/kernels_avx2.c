@@ -18,6 +18,7 @@
 
 #include "half.h"
 #include "linear.h"
+#include "scales.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -260,6 +261,10 @@ BS_INLINE void planes_store32(float *out, __m256i lo, __m256i hi, int n, scale_w
     }
 }
 
+/* Scales a row rebuild decodes on the stack (8-bit codes): 64 KiB columns
+   at groups of 32; wider rows go to the reference. */
+enum { PK_ROW_SCALES = 2048 };
+
 /* Row r of a packed PLANES matrix into out (cols floats), exactly as
    row_planes in kernels_ref.c: w = (c * (float)(2q + 1 - 2^n)) * 2^-(n-1),
    c the binary16 scale of the weight's group. Every product is exact, as
@@ -267,8 +272,10 @@ BS_INLINE void planes_store32(float *out, __m256i lo, __m256i hi, int n, scale_w
    64 columns per unit; the odd last block from its plain planes; the tail
    columns scalar. */
 BS_INLINE void planes_row_n(const bs_linear *l, int32_t r, float *out, int n) {
-    int cols = l->cols, group = l->group, nu = cols / 64, nb = cols / 32;
-    const uint16_t *sc = l->scales + (int64_t)r * bs_groups_per_row(cols, group);
+    int cols = l->cols, group = l->group, nu = cols / 64, nb = cols / 32, gpr = bs_groups_per_row(cols, group);
+    uint16_t decoded[PK_ROW_SCALES]; /* 8-bit codes: the row's scales decoded once (planes_row checks gpr) */
+    const uint16_t *sc = l->scales + (int64_t)r * gpr;
+    if (l->scale_codes) bs_linear_row_scales(l, r, decoded), sc = decoded;
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
     int32_t offset = 1 - (1 << n);
@@ -298,7 +305,8 @@ BS_INLINE void planes_row_n(const bs_linear *l, int32_t r, float *out, int n) {
    rows past rows & ~3, no planes) by the reference. */
 static void planes_row(const bs_linear *l, int32_t r, float *out) {
     int n = l->n_blocks;
-    if (!l->packed || n < 1 || n > 12 || r >= bs_pk_rows4(l->rows)) {
+    if (!l->packed || n < 1 || n > 12 || r >= bs_pk_rows4(l->rows) ||
+        (l->scale_codes && bs_groups_per_row(l->cols, l->group) > PK_ROW_SCALES)) {
         bs_linear_row(l, r, out);
         return;
     }
@@ -381,42 +389,73 @@ BS_INLINE __m256i split_dot(__m256i lo, __m256i hi, int n, const int16_t *x) {
     return n > 8 ? _mm256_add_epi32(v, _mm256_slli_epi32(code_dot(hi, x), n - 4)) : v;
 }
 
-/* The binary16 scales of blocks b .. b+7 (F16C, exact as bs_f16_to_f32):
-   read from the row's scales for groups of 32 and 64 (per = 1, 2 blocks),
-   else from cb (bs_q8_block_scales). */
+/* The scales of a row's blocks: binary16 (sc), or 8-bit codes against the
+   row's reference (codes, base = ref - 32 * 255: scales.h), for groups of
+   32 and 64 (per = 1, 2 blocks a group); else from cb
+   (bs_q8_block_scales). */
 typedef struct scale_src {
     const uint16_t *sc;
+    const uint8_t *codes;
+    int32_t base;
     const float *cb;
     int per;
 } scale_src;
 
-BS_INLINE __m256 scales8(const scale_src *c, int b) {
-    if (c->per == 1) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(c->sc + b)));
-    if (c->per == 2) {
-        __m256 four = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(c->sc + b / 2))));
+/* Decoded binary16 scales in 8 int32 lanes to f32: max(2^-14, base + 32
+   code) is a normal positive binary16 (the reader checked ref), whose f32
+   bits are its own shifted by 13 with the exponent bias moved (127 - 15). */
+BS_INLINE __m256 code_scales(__m256i codes, int32_t base) {
+    __m256i h = _mm256_max_epi32(_mm256_add_epi32(_mm256_slli_epi32(codes, 5), _mm256_set1_epi32(base)),
+                                 _mm256_set1_epi32(BS_SCALE_MIN));
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(h, 13), _mm256_set1_epi32(112 << 23)));
+}
+
+/* The scales of 8 groups from group g (one per 8 blocks, per = 1) or of 4
+   from g, each twice (per = 2). */
+BS_INLINE __m256 group_scales(const scale_src *c, int g) {
+    if (c->codes) {
+        int32_t w4[2];
+        if (c->per == 1) {
+            memcpy(w4, c->codes + g, 8);
+            return code_scales(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)w4)), c->base);
+        }
+        memcpy(w4, c->codes + g, 4);
+        __m256 four = code_scales(_mm256_cvtepu8_epi32(_mm_cvtsi32_si128(w4[0])), c->base);
         return _mm256_permutevar8x32_ps(four, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
     }
-    return _mm256_loadu_ps(c->cb + b);
+    if (c->per == 1) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(c->sc + g)));
+    __m256 four = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(c->sc + g))));
+    return _mm256_permutevar8x32_ps(four, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+}
+
+/* c of blocks b .. b+7 (exact conversions). */
+BS_INLINE __m256 scales8(const scale_src *c, int b) {
+    if (c->per > 2) return _mm256_loadu_ps(c->cb + b);
+    return group_scales(c, b / c->per);
 }
 
 /* scales8 for the last, partial group of rem < 8 blocks from b, reading
-   only the row's own scales (the 8 or 4 that end the row, permuted into
-   place; other lanes repeat a real scale, and acc8 masks them anyway). */
+   only the row's own scales (the 8 or 4 groups that end the row, permuted
+   into place; other lanes repeat a real scale, and acc8 masks them). */
 BS_INLINE __m256 scales8_tail(const scale_src *c, int b, int rem, int gpr) {
     const __m256i k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     if (c->per == 1 && gpr >= 8) {
-        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(c->sc + gpr - 8)));
+        __m256 v = group_scales(c, gpr - 8);
         __m256i idx = _mm256_min_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(b - (gpr - 8))), _mm256_set1_epi32(7));
         return _mm256_permutevar8x32_ps(v, idx);
     }
     if (c->per == 2 && gpr >= 4) {
-        __m256 v = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(c->sc + gpr - 4))));
+        __m256 v = group_scales(c, gpr - 4); /* groups gpr-4 .. gpr-1, each twice */
         __m256i g = _mm256_srli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(b)), 1);
-        return _mm256_permutevar8x32_ps(v, _mm256_min_epi32(_mm256_sub_epi32(g, _mm256_set1_epi32(gpr - 4)), _mm256_set1_epi32(3)));
+        __m256i idx = _mm256_min_epi32(_mm256_sub_epi32(g, _mm256_set1_epi32(gpr - 4)), _mm256_set1_epi32(3));
+        return _mm256_permutevar8x32_ps(v, _mm256_add_epi32(idx, idx));
     }
     if (c->per > 2) return _mm256_loadu_ps(c->cb + b);
     float t[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* narrow rows: a few scalar conversions */
-    for (int i = 0; i < rem; i++) t[i] = bs_f16_to_f32(c->sc[(b + i) / c->per]);
+    for (int i = 0; i < rem; i++) {
+        int g = (b + i) / c->per;
+        t[i] = bs_f16_to_f32(c->codes ? bs_scale_decode((uint16_t)(c->base + 32 * 255), c->codes[g]) : c->sc[g]);
+    }
     return _mm256_loadu_ps(t);
 }
 
@@ -506,6 +545,14 @@ BS_INLINE float q8_row(const code_src *q, int n, int direct, int nb, int gpr, co
     return hsum_canon(acc);
 }
 
+/* Row r's scale source. */
+BS_INLINE scale_src row_scales(const bs_linear *l, int32_t r, const float *cb, int per) {
+    int gpr = bs_groups_per_row(l->cols, l->group);
+    if (l->scale_codes)
+        return (scale_src){NULL, l->scale_codes + (int64_t)r * gpr, (int32_t)l->scale_ref[r] - 32 * 255, cb, per};
+    return (scale_src){l->scales + (int64_t)r * gpr, NULL, 0, cb, per};
+}
+
 /* q8_row for two rows at once (one token, direct codes): two independent
    dependency chains per step, the same operations per row. */
 BS_INLINE void q8_row2(const code_src *qa, const code_src *qb, int n, int nb, int gpr, const int16_t *x,
@@ -550,7 +597,7 @@ BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, floa
             const uint8_t *cp[2][BS_PK_MAX_CHUNKS], *op[2][12];
             pk_row(l, r, n, cp[0], op[0]);
             pk_row(l, r + 1, n, cp[1], op[1]);
-            scale_src sa = {l->scales + (int64_t)r * gpr, cb, per}, sb = {sa.sc + gpr, cb, per};
+            scale_src sa = row_scales(l, r, cb, per), sb = row_scales(l, r + 1, cb, per);
             code_src qa = {cp[0], op[0], NULL, NULL}, qb = {cp[1], op[1], NULL, NULL};
             float ya, yb;
             q8_row2(&qa, &qb, n, nb, gpr, a->xq, a->osx, a->d, &sa, &sb, &ya, &yb);
@@ -561,7 +608,7 @@ BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, floa
     for (; r < rend; r++) {
         const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
         pk_row(l, r, n, cp, op);
-        scale_src sc = {l->scales + (int64_t)r * gpr, cb, per};
+        scale_src sc = row_scales(l, r, cb, per);
         if (per > 2) {
             bs_q8_block_scales(l, r, cb);
             for (int b = nb; b < a->nb8; b++) cb[b] = 0.0f;

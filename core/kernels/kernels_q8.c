@@ -106,8 +106,7 @@ void bs_q8_planes_matmul(const bs_linear *l, const float *x, float *y, int n_tok
 
 void bs_q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
     int nb = l->cols / BS_Q8_BLOCK, per = l->group / BS_Q8_BLOCK;
-    const uint16_t *sc = l->scales + (int64_t)r * bs_groups_per_row(l->cols, l->group);
-    for (int b = 0; b < nb; b++) cb[b] = bs_f16_to_f32(sc[b / per]);
+    for (int b = 0; b < nb; b++) cb[b] = bs_f16_to_f32(bs_linear_scale_bits(l, r, b / per));
 }
 
 float bs_q8_planes_tail(const bs_linear *l, int32_t r, const float *x, float y) {
@@ -115,9 +114,8 @@ float bs_q8_planes_tail(const bs_linear *l, int32_t r, const float *x, float y) 
     int32_t offset = 1 - (1 << n);
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
-    const uint16_t *sc = l->scales + (int64_t)r * bs_groups_per_row(cols, l->group);
     for (int j = cols / BS_Q8_BLOCK * BS_Q8_BLOCK; j < cols; j++) {
-        float w = bs_f16_to_f32(sc[j / l->group]) * (float)(2 * bs_planes_code(l, r, j) + offset) * inv;
+        float w = bs_f16_to_f32(bs_linear_scale_bits(l, r, j / l->group)) * (float)(2 * bs_planes_code(l, r, j) + offset) * inv;
         y += w * x[j];
     }
     return y;

@@ -6,6 +6,7 @@
 #include "planes_pack.h"
 
 #include "half.h"
+#include "linear.h"
 #include "model.h"
 
 #include <string.h>
@@ -48,13 +49,13 @@ static void expand_signs(const uint8_t *bits, int cols, float *out) {
    product here is exact in f32 for n <= 13, so all implementations agree
    bit for bit. */
 static void row_planes(const bs_linear *l, int32_t r, float *out) {
-    int32_t n = l->n_blocks, gpr = bs_groups_per_row(l->cols, l->group);
+    int32_t n = l->n_blocks;
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
     int32_t offset = 1 - (1 << n);
     for (int j = 0; j < l->cols; j++) {
         int32_t q = bs_planes_code(l, r, j);
-        float c = bs_f16_to_f32(l->scales[(int64_t)r * gpr + j / l->group]);
+        float c = bs_f16_to_f32(bs_linear_scale_bits(l, r, j / l->group));
         out[j] = c * (float)(2 * q + offset) * inv;
     }
 }

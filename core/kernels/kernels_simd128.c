@@ -29,6 +29,7 @@
 #include "half.h"
 #include "linear.h"
 #include "model.h"
+#include "scales.h"
 
 #include <string.h>
 #include <wasm_simd128.h>
@@ -175,23 +176,37 @@ BS_INLINE void pk_row(const bs_linear *l, int32_t r, int n, const uint8_t **cp, 
         }
 }
 
+/* The masks of the packed layout's fields, read from memory: clang would
+   fold each into a v128.const at every use, and V8 builds a v128.const
+   anew each time (several instructions; a load is one, folded into the
+   operation). Rows: 0-4 quad fields at bit s (0x0f << s), 5-6 pair fields
+   (0x03 << s), 7-10 a single unit's bits k and k + 1 (k = 0, 2, 4, 6: one
+   per half of the vector), 11 0x01 bytes, 12 0x00ff words. */
+#define PK_B(x) {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}
+#define PK_S(a, b) {a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b}
+static const uint8_t pk_masks[13][16] __attribute__((aligned(16))) = {
+    PK_B(0x0f), PK_B(0x1e), PK_B(0x3c), PK_B(0x78), PK_B(0xf0), PK_B(0x03), PK_B(0x06),
+    PK_S(1, 2), PK_S(4, 8), PK_S(16, 32), PK_S(64, 128), PK_B(1),
+    {0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0}};
+#undef PK_S
+#undef PK_B
+/* Read through an opaque pointer, so the compiler keeps loads. */
+static const void *const volatile pk_masks_at = pk_masks;
+static inline const v128_t *pk_k(void) { return (const v128_t *)pk_masks_at; }
+
 /* The c-bit field at bit f of every byte, moved to bit s (one 16-bit
    shift and a mask: no bit of the neighbouring byte comes through for
    fields that fit their byte, planes_pack.h). */
-BS_INLINE v128_t field(v128_t v, int f, int s, int c) {
+BS_INLINE v128_t field(v128_t v, int f, int s, int c, const v128_t *K) {
     if (f > s) v = wasm_u16x8_shr(v, f - s);
     if (f < s) v = wasm_i16x8_shl(v, s - f);
-    return wasm_v128_and(v, wasm_i8x16_splat((int8_t)(((1 << c) - 1) << s)));
+    return wasm_v128_and(v, wasm_v128_load(&K[c == 4 ? s : 5 + s]));
 }
 
 /* Bit k (lanes 0-7) and k + 1 (lanes 8-15) of each byte of a single
    unit's 8 bytes, as 0 / 1: a mask, then an unsigned min. */
-BS_INLINE v128_t single_bits(v128_t x, int k) {
-    v128_t m = wasm_u8x16_make((uint8_t)(1u << k), (uint8_t)(1u << k), (uint8_t)(1u << k), (uint8_t)(1u << k),
-                               (uint8_t)(1u << k), (uint8_t)(1u << k), (uint8_t)(1u << k), (uint8_t)(1u << k),
-                               (uint8_t)(2u << k), (uint8_t)(2u << k), (uint8_t)(2u << k), (uint8_t)(2u << k),
-                               (uint8_t)(2u << k), (uint8_t)(2u << k), (uint8_t)(2u << k), (uint8_t)(2u << k));
-    return wasm_u8x16_min(wasm_v128_and(x, m), wasm_i8x16_splat(1));
+BS_INLINE v128_t single_bits(v128_t x, int k, const v128_t *K) {
+    return wasm_u8x16_min(wasm_v128_and(x, wasm_v128_load(&K[7 + k / 2])), wasm_v128_load(&K[11]));
 }
 
 /* Codes of blocks 2u and 2u + 1 of a packed row as byte lanes: c[0], c[1]
@@ -201,38 +216,38 @@ BS_INLINE v128_t single_bits(v128_t x, int k) {
    Quad units: two loads, four fields; pair units: one load, four fields;
    single units: their 8 bytes in both halves, a mask and a min per field
    pair. */
-BS_INLINE void unit_codes(const uint8_t *const *cp, int u, int n, int k0, v128_t *c) {
+BS_INLINE void unit_codes(const uint8_t *const *cp, int u, int n, int k0, v128_t *c, const v128_t *K) {
     v128_t c0 = wasm_i8x16_splat(0), c1 = c0, c2 = c0, c3 = c0;
     int nq = n / 4, k = nq;
     for (int c4 = k0; c4 < nq; c4++) {
         int s = n - 4 * c4 - 4;
         v128_t v0 = wasm_v128_load(cp[c4] + 32 * u), v1 = wasm_v128_load(cp[c4] + 32 * u + 16);
-        c0 = wasm_v128_or(c0, field(v0, 0, s, 4));
-        c1 = wasm_v128_or(c1, field(v1, 0, s, 4));
-        c2 = wasm_v128_or(c2, field(v0, 4, s, 4));
-        c3 = wasm_v128_or(c3, field(v1, 4, s, 4));
+        c0 = wasm_v128_or(c0, field(v0, 0, s, 4, K));
+        c1 = wasm_v128_or(c1, field(v1, 0, s, 4, K));
+        c2 = wasm_v128_or(c2, field(v0, 4, s, 4, K));
+        c3 = wasm_v128_or(c3, field(v1, 4, s, 4, K));
     }
     if (n % 4 >= 2) {
         int s = n % 2;
         v128_t v = wasm_v128_load(cp[k++] + 16 * u);
-        c0 = wasm_v128_or(c0, field(v, 0, s, 2));
-        c1 = wasm_v128_or(c1, field(v, 2, s, 2));
-        c2 = wasm_v128_or(c2, field(v, 4, s, 2));
-        c3 = wasm_v128_or(c3, field(v, 6, s, 2));
+        c0 = wasm_v128_or(c0, field(v, 0, s, 2, K));
+        c1 = wasm_v128_or(c1, field(v, 2, s, 2, K));
+        c2 = wasm_v128_or(c2, field(v, 4, s, 2, K));
+        c3 = wasm_v128_or(c3, field(v, 6, s, 2, K));
     }
     if (n % 2) {
         v128_t x = wasm_v128_load64_splat(cp[k] + 8 * u);
-        c0 = wasm_v128_or(c0, single_bits(x, 0));
-        c1 = wasm_v128_or(c1, single_bits(x, 2));
-        c2 = wasm_v128_or(c2, single_bits(x, 4));
-        c3 = wasm_v128_or(c3, single_bits(x, 6));
+        c0 = wasm_v128_or(c0, single_bits(x, 0, K));
+        c1 = wasm_v128_or(c1, single_bits(x, 2, K));
+        c2 = wasm_v128_or(c2, single_bits(x, 4, K));
+        c3 = wasm_v128_or(c3, single_bits(x, 6, K));
     }
     c[0] = c0, c[1] = c1, c[2] = c2, c[3] = c3;
 }
 
-BS_INLINE void quad_unit(const uint8_t *row, int u, v128_t *c) {
+BS_INLINE void quad_unit(const uint8_t *row, int u, v128_t *c, const v128_t *K) {
     v128_t v0 = wasm_v128_load(row + 32 * u), v1 = wasm_v128_load(row + 32 * u + 16);
-    c[0] = field(v0, 0, 0, 4), c[1] = field(v1, 0, 0, 4), c[2] = field(v0, 4, 0, 4), c[3] = field(v1, 4, 0, 4);
+    c[0] = field(v0, 0, 0, 4, K), c[1] = field(v1, 0, 0, 4, K), c[2] = field(v0, 4, 0, 4, K), c[3] = field(v1, 4, 0, 4, K);
 }
 
 /* q of 16 columns (bytes m, m + 1 of n <= 8 plain planes, p[0] most
@@ -283,6 +298,10 @@ BS_INLINE void planes_store16(float *out, v128_t lo, v128_t hi, int n, const uin
     }
 }
 
+/* Scales a row rebuild decodes on the stack (8-bit codes): 64 KiB columns
+   at groups of 32; wider rows go to the reference. */
+enum { PK_ROW_SCALES = 2048 };
+
 /* Row r of a packed PLANES matrix (kernels_ref.c row_planes). The
    reference computes c * (float)(2q + offset) * inv with both products
    exact (c has 11 significant bits, 2q + offset at most 13, inv a power of
@@ -290,19 +309,22 @@ BS_INLINE void planes_store16(float *out, v128_t lo, v128_t hi, int n, const uin
    here (c * inv), once per 4 columns, times (2q + offset). 64 columns per
    unit, the odd last block from its plain planes, the tail scalar. */
 BS_INLINE void row_planes_n(const bs_linear *l, int32_t r, float *out, int n) {
-    int32_t cols = l->cols, group = l->group, nu = cols / 64, nb = cols / 32;
-    const uint16_t *sc = l->scales + (int64_t)r * bs_groups_per_row(cols, group);
+    int32_t cols = l->cols, group = l->group, nu = cols / 64, nb = cols / 32, gpr = bs_groups_per_row(cols, group);
+    uint16_t decoded[PK_ROW_SCALES]; /* 8-bit codes: the row's scales decoded once (row_planes checks gpr) */
+    const uint16_t *sc = l->scales + (int64_t)r * gpr;
+    if (l->scale_codes) bs_linear_row_scales(l, r, decoded), sc = decoded;
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
     const int32_t offset = 1 - (1 << n);
     const v128_t voff = wasm_i32x4_splat(offset);
     const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
     pk_row(l, r, n, cp, op);
+    const v128_t *K = pk_k();
     v128_t c[4], h[4] = {wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0)};
     int j = 0;
     for (int u = 0; u < nu; u++, j += 64) {
-        unit_codes(cp, u, n, n > 8, c);
-        if (n > 8) quad_unit(cp[0], u, h);
+        unit_codes(cp, u, n, n > 8, c, K);
+        if (n > 8) quad_unit(cp[0], u, h, K);
         for (int k = 0; k < 4; k++) planes_store16(out + j + 16 * k, c[k], h[k], n, sc, group, j + 16 * k, inv, voff);
     }
     if (nb % 2) {
@@ -314,28 +336,38 @@ BS_INLINE void row_planes_n(const bs_linear *l, int32_t r, float *out, int n) {
     for (; j < cols; j++) out[j] = bs_f16_to_f32(sc[j / group]) * (float)(2 * bs_planes_code(l, r, j) + offset) * inv;
 }
 
-/* Packed rows here, everything else (plain layouts, the rows past
-   rows & ~3) by the reference. */
+#define BS_ROW_PLANES(n)                                                                             \
+    static __attribute__((noinline)) void row_planes_##n(const bs_linear *l, int32_t r, float *out) { \
+        row_planes_n(l, r, out, n);                                                                  \
+    }
+BS_ROW_PLANES(1)
+BS_ROW_PLANES(2)
+BS_ROW_PLANES(3)
+BS_ROW_PLANES(4)
+BS_ROW_PLANES(5)
+BS_ROW_PLANES(6)
+BS_ROW_PLANES(7)
+BS_ROW_PLANES(8)
+BS_ROW_PLANES(9)
+BS_ROW_PLANES(10)
+BS_ROW_PLANES(11)
+BS_ROW_PLANES(12)
+#undef BS_ROW_PLANES
+
+/* Packed rows here (one function per plane count, as q8_rows below),
+   everything else (plain layouts, the rows past rows & ~3) by the
+   reference. */
 static void row_planes(const bs_linear *l, int32_t r, float *out) {
+    typedef void (*row_fn)(const bs_linear *, int32_t, float *);
+    static const row_fn by_n[13] = {NULL,          row_planes_1, row_planes_2,  row_planes_3,  row_planes_4,
+                                    row_planes_5,  row_planes_6, row_planes_7,  row_planes_8,  row_planes_9,
+                                    row_planes_10, row_planes_11, row_planes_12};
     int n = l->n_blocks;
-    if (!l->packed || n < 1 || n > 12 || r >= bs_pk_rows4(l->rows)) {
+    if (!l->packed || n < 1 || n > 12 || r >= bs_pk_rows4(l->rows) ||
+        (l->scale_codes && bs_groups_per_row(l->cols, l->group) > PK_ROW_SCALES))
         bs_linear_row(l, r, out);
-        return;
-    }
-    switch (n) { /* n constant in each copy: every shift an immediate */
-    case 1: row_planes_n(l, r, out, 1); break;
-    case 2: row_planes_n(l, r, out, 2); break;
-    case 3: row_planes_n(l, r, out, 3); break;
-    case 4: row_planes_n(l, r, out, 4); break;
-    case 5: row_planes_n(l, r, out, 5); break;
-    case 6: row_planes_n(l, r, out, 6); break;
-    case 7: row_planes_n(l, r, out, 7); break;
-    case 8: row_planes_n(l, r, out, 8); break;
-    case 9: row_planes_n(l, r, out, 9); break;
-    case 10: row_planes_n(l, r, out, 10); break;
-    case 11: row_planes_n(l, r, out, 11); break;
-    default: row_planes_n(l, r, out, 12); break;
-    }
+    else
+        by_n[n](l, r, out);
 }
 
 /* ---- matmul ------------------------------------------------------------------- */
@@ -453,8 +485,8 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
    (16-31) in byte lanes split into 16-bit lanes, even columns by a mask and
    odd ones by a shift, against the block's X in bs_q8_xpos order
    (i32x4.dot_i16x8_s: q < 2^8, |X| < 2^15, exact). */
-BS_INLINE v128_t code_dot(v128_t c0, v128_t c1, const int16_t *x) {
-    const v128_t lo = wasm_i16x8_splat(0xff);
+BS_INLINE v128_t code_dot(v128_t c0, v128_t c1, const int16_t *x, const v128_t *K) {
+    const v128_t lo = wasm_v128_load(&K[12]);
     v128_t s = wasm_i32x4_dot_i16x8(wasm_v128_and(c0, lo), wasm_v128_load(x));
     s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_shr(c0, 8), wasm_v128_load(x + 16)));
     s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_v128_and(c1, lo), wasm_v128_load(x + 8)));
@@ -462,16 +494,24 @@ BS_INLINE v128_t code_dot(v128_t c0, v128_t c1, const int16_t *x) {
 }
 
 /* Both parts of q for n > 8: (hi << (n - 4)) + lo, wrapping like the sums. */
-BS_INLINE v128_t split_dot(v128_t c0, v128_t c1, v128_t h0, v128_t h1, int n, const int16_t *x) {
-    v128_t v = code_dot(c0, c1, x);
-    return n > 8 ? wasm_i32x4_add(v, wasm_i32x4_shl(code_dot(h0, h1, x), n - 4)) : v;
+BS_INLINE v128_t split_dot(v128_t c0, v128_t c1, v128_t h0, v128_t h1, int n, const int16_t *x, const v128_t *K) {
+    v128_t v = code_dot(c0, c1, x, K);
+    return n > 8 ? wasm_i32x4_add(v, wasm_i32x4_shl(code_dot(h0, h1, x, K), n - 4)) : v;
 }
 
-/* The lane sums of four int32 vectors as one vector (a, b, c, d). */
+/* The lane sums of four int32 vectors as one vector (a, b, c, d), with
+   shuffles engines map to one instruction each: one-input lane swaps
+   (pshufd) and blends that keep every lane in place (pblendw); a general
+   two-input shuffle costs V8 two pshufb, an or and their constants. */
 BS_INLINE v128_t hsum4(v128_t a, v128_t b, v128_t c, v128_t d) {
-    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
-    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
-    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
+    a = wasm_i32x4_add(a, wasm_i32x4_shuffle(a, a, 1, 0, 3, 2)); /* a0+a1, a0+a1, a2+a3, a2+a3 */
+    b = wasm_i32x4_add(b, wasm_i32x4_shuffle(b, b, 1, 0, 3, 2));
+    c = wasm_i32x4_add(c, wasm_i32x4_shuffle(c, c, 1, 0, 3, 2));
+    d = wasm_i32x4_add(d, wasm_i32x4_shuffle(d, d, 1, 0, 3, 2));
+    v128_t ab = wasm_i32x4_shuffle(a, b, 0, 5, 2, 7), cd = wasm_i32x4_shuffle(c, d, 0, 5, 2, 7); /* blends */
+    ab = wasm_i32x4_add(ab, wasm_i32x4_shuffle(ab, ab, 2, 3, 0, 1)); /* sa, sb, sa, sb */
+    cd = wasm_i32x4_add(cd, wasm_i32x4_shuffle(cd, cd, 2, 3, 0, 1)); /* sc, sd, sc, sd */
+    return wasm_i32x4_shuffle(ab, cd, 0, 1, 6, 7); /* blend: sa, sb, sc, sd */
 }
 
 /* A packed row's codes, read from its chunks (direct: one token) or from
@@ -479,21 +519,22 @@ BS_INLINE v128_t hsum4(v128_t a, v128_t b, v128_t c, v128_t d) {
 typedef struct code_src {
     const uint8_t *const *cp, *const *op;
     const uint8_t *qlo, *qhi;
+    const v128_t *K; /* pk_masks */
 } code_src;
 
 /* Blocks 2u, 2u + 1 against x (the token's X from block 2u). */
 BS_INLINE void pair_dot(const code_src *q, int u, int n, int direct, const int16_t *x, v128_t *v0, v128_t *v1) {
     v128_t c[4], h[4] = {wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0)};
     if (direct) {
-        unit_codes(q->cp, u, n, n > 8, c);
-        if (n > 8) quad_unit(q->cp[0], u, h);
+        unit_codes(q->cp, u, n, n > 8, c, q->K);
+        if (n > 8) quad_unit(q->cp[0], u, h, q->K);
     } else {
         for (int k = 0; k < 4; k++) c[k] = wasm_v128_load(q->qlo + 64 * u + 16 * k);
         if (n > 8)
             for (int k = 0; k < 4; k++) h[k] = wasm_v128_load(q->qhi + 64 * u + 16 * k);
     }
-    *v0 = split_dot(c[0], c[1], h[0], h[1], n, x);
-    *v1 = split_dot(c[2], c[3], h[2], h[3], n, x + 32);
+    *v0 = split_dot(c[0], c[1], h[0], h[1], n, x, q->K);
+    *v1 = split_dot(c[2], c[3], h[2], h[3], n, x + 32, q->K);
 }
 
 /* The odd last block b. */
@@ -505,27 +546,52 @@ BS_INLINE v128_t odd_dot(const code_src *q, int b, int n, int direct, const int1
         c[0] = wasm_v128_load(q->qlo + 32 * b), c[1] = wasm_v128_load(q->qlo + 32 * b + 16);
         if (n > 8) c[2] = wasm_v128_load(q->qhi + 32 * b), c[3] = wasm_v128_load(q->qhi + 32 * b + 16);
     }
-    return split_dot(c[0], c[1], c[2], c[3], n, x);
+    return split_dot(c[0], c[1], c[2], c[3], n, x, q->K);
 }
 
-/* The row's binary16 scales as the blocks see them. */
+/* The scales of a row's blocks: binary16 (sc), or 8-bit codes against the
+   row's reference (codes, base = ref - 32 * 255: scales.h). */
 typedef struct scale_src {
     const uint16_t *sc;
+    const uint8_t *codes;
+    int32_t base;
     const float *cb; /* per > 2: bs_q8_block_scales, 0 past nb */
     int per, gpr;
 } scale_src;
 
+/* Decoded binary16 scales in 4 int32 lanes to f32: max(2^-14, base + 32
+   code) is a normal positive binary16 (the reader checked ref), whose f32
+   bits are its own shifted by 13 with the exponent bias moved (127 - 15). */
+BS_INLINE v128_t code_scales(v128_t codes, int32_t base) {
+    v128_t h = wasm_i32x4_max(wasm_i32x4_add(wasm_i32x4_shl(codes, 5), wasm_i32x4_splat(base)),
+                              wasm_i32x4_splat(BS_SCALE_MIN));
+    return wasm_i32x4_add(wasm_i32x4_shl(h, 13), wasm_i32x4_splat(112 << 23));
+}
+
+/* The scales of k (2 or 4) groups from g in the low lanes. */
+BS_INLINE v128_t group_scales(const scale_src *s, int g, int k) {
+    if (s->codes) {
+        v128_t c = k == 4 ? wasm_v128_load32_zero(s->codes + g) : wasm_v128_load16_lane(s->codes + g, wasm_i32x4_splat(0), 0);
+        return code_scales(wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(c)), s->base);
+    }
+    if (k == 4) return f16x4_to_f32(s->sc + g);
+    return f16x4_bits_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(s->sc + g)));
+}
+
 /* c of blocks b .. b+3 (exact conversions), the row's scales read in
    bounds only; lanes past nb are masked by the caller. */
 BS_INLINE v128_t scales4(const scale_src *s, int b) {
-    if (s->per == 1 && b + 4 <= s->gpr) return f16x4_to_f32(s->sc + b);
-    if (s->per == 2 && b / 2 + 2 <= s->gpr) { /* two scales, 4 bytes */
-        v128_t c = f16x4_bits_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(s->sc + b / 2)));
+    if (s->per == 1 && b + 4 <= s->gpr) return group_scales(s, b, 4);
+    if (s->per == 2 && b / 2 + 2 <= s->gpr) {
+        v128_t c = group_scales(s, b / 2, 2);
         return wasm_i32x4_shuffle(c, c, 0, 0, 1, 1);
     }
     if (s->per > 2) return wasm_v128_load(s->cb + b);
     float c[4] = {0, 0, 0, 0}; /* the row's last scales */
-    for (int k = 0; k < 4 && (b + k) / s->per < s->gpr; k++) c[k] = bs_f16_to_f32(s->sc[(b + k) / s->per]);
+    for (int k = 0; k < 4 && (b + k) / s->per < s->gpr; k++) {
+        int g = (b + k) / s->per;
+        c[k] = bs_f16_to_f32(s->codes ? bs_scale_decode((uint16_t)(s->base + 32 * 255), s->codes[g]) : s->sc[g]);
+    }
     return wasm_v128_load(c);
 }
 
@@ -576,16 +642,19 @@ BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, floa
     int per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
     float inv = bs_q8_inv(n), *cb = (float *)work;
     uint8_t *qlo = work + 4 * (size_t)nb8, *qhi = qlo + stride;
+    const v128_t *K = pk_k();
     int r = r0, rend = BS_MIN(r1, bs_pk_rows4(l->rows));
     for (; r < rend; r++) {
         const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
         pk_row(l, r, n, cp, op);
-        scale_src sc = {l->scales + (int64_t)r * gpr, cb, per, gpr};
+        scale_src sc = {l->scales + (int64_t)r * gpr, NULL, 0, cb, per, gpr};
+        if (l->scale_codes)
+            sc = (scale_src){NULL, l->scale_codes + (int64_t)r * gpr, (int32_t)l->scale_ref[r] - 32 * 255, cb, per, gpr};
         if (per > 2) {
             bs_q8_block_scales(l, r, cb);
             for (int b = nb; b < nb8; b++) cb[b] = 0.0f;
         }
-        code_src direct = {cp, op, NULL, NULL}, stored = {cp, op, qlo, qhi};
+        code_src direct = {cp, op, NULL, NULL, K}, stored = {cp, op, qlo, qhi, K};
         if (n_tok == 1) {
             float acc = q8_row(&direct, n, 1, nb, nb8, a->xq, a->osx, a->d, &sc) * inv;
             y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc) : acc;
@@ -593,10 +662,10 @@ BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, floa
         }
         v128_t c[4], h[4];
         for (int u = 0; u < nu; u++) {
-            unit_codes(cp, u, n, n > 8, c);
+            unit_codes(cp, u, n, n > 8, c, K);
             for (int k = 0; k < 4; k++) wasm_v128_store(qlo + 64 * u + 16 * k, c[k]);
             if (n > 8) {
-                quad_unit(cp[0], u, h);
+                quad_unit(cp[0], u, h, K);
                 for (int k = 0; k < 4; k++) wasm_v128_store(qhi + 64 * u + 16 * k, h[k]);
             }
         }
@@ -613,20 +682,33 @@ BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, floa
     if (r < r1) bs_q8_planes_rows_ref(l, a, n_tok, y, r, r1, work);
 }
 
-static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1, uint8_t *work) {
-    switch (l->n_blocks) { /* bs_q8_planes_ok: 1 <= n <= BS_Q8_MAX_PLANES */
-    case 1: q8_rows_n(l, a, n_tok, y, r0, r1, work, 1); break;
-    case 2: q8_rows_n(l, a, n_tok, y, r0, r1, work, 2); break;
-    case 3: q8_rows_n(l, a, n_tok, y, r0, r1, work, 3); break;
-    case 4: q8_rows_n(l, a, n_tok, y, r0, r1, work, 4); break;
-    case 5: q8_rows_n(l, a, n_tok, y, r0, r1, work, 5); break;
-    case 6: q8_rows_n(l, a, n_tok, y, r0, r1, work, 6); break;
-    case 7: q8_rows_n(l, a, n_tok, y, r0, r1, work, 7); break;
-    case 8: q8_rows_n(l, a, n_tok, y, r0, r1, work, 8); break;
-    case 9: q8_rows_n(l, a, n_tok, y, r0, r1, work, 9); break;
-    case 10: q8_rows_n(l, a, n_tok, y, r0, r1, work, 10); break;
-    default: q8_rows_n(l, a, n_tok, y, r0, r1, work, 11); break;
+/* One function per plane count (n constant: every shift an immediate),
+   each its own wasm function: engines compile hot functions in a second,
+   optimizing tier, and one function holding all eleven would take that
+   tier seconds to reach. */
+#define BS_Q8_ROWS(n)                                                                                       \
+    static __attribute__((noinline)) void q8_rows_##n(const bs_linear *l, const bs_q8_act *a, int n_tok,    \
+                                                      float *y, int r0, int r1, uint8_t *work) {            \
+        q8_rows_n(l, a, n_tok, y, r0, r1, work, n);                                                         \
     }
+BS_Q8_ROWS(1)
+BS_Q8_ROWS(2)
+BS_Q8_ROWS(3)
+BS_Q8_ROWS(4)
+BS_Q8_ROWS(5)
+BS_Q8_ROWS(6)
+BS_Q8_ROWS(7)
+BS_Q8_ROWS(8)
+BS_Q8_ROWS(9)
+BS_Q8_ROWS(10)
+BS_Q8_ROWS(11)
+#undef BS_Q8_ROWS
+
+static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1, uint8_t *work) {
+    static const bs_q8_rows_fn by_n[BS_Q8_MAX_PLANES + 1] = {
+        NULL, q8_rows_1, q8_rows_2, q8_rows_3, q8_rows_4, q8_rows_5, q8_rows_6, q8_rows_7, q8_rows_8, q8_rows_9,
+        q8_rows_10, q8_rows_11};
+    by_n[l->n_blocks](l, a, n_tok, y, r0, r1, work); /* bs_q8_planes_ok: 1 <= n <= BS_Q8_MAX_PLANES */
 }
 
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,

@@ -375,18 +375,9 @@ static bs_status available_entries(const bs_stack *s, uint64_t size, uint32_t *n
 
 /* ---- payloads: attach and detach --------------------------------------------- */
 
-/* Bytes that entry i needs in memory beyond its payload: the decoded scales
-   of a PLANES level 0 stored as 8-bit codes (the kernels read binary16). */
-static uint64_t decoded_size(const bs_stack *s, uint32_t i) {
-    const bstk_entry *e = &s->entries[i];
-    const bstk_tensor *t = &s->tensors[e->tensor];
-    if (e->level != 0 || bstk_scale_code(t) != BSTK_SCALES_CODE8) return 0;
-    return 2 * (uint64_t)t->rows * (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group);
-}
-
-/* A buffer for entry i: its payload, then (64-aligned) what decoded_size says. */
+/* A buffer for entry i: its payload, 64-aligned. */
 static void *payload_alloc(const bs_stack *s, uint32_t i) {
-    uint64_t n = bstk_align(s->entries[i].size) + bstk_align(decoded_size(s, i));
+    uint64_t n = bstk_align(s->entries[i].size);
     return aligned_alloc(BSTK_ALIGN, (size_t)(n ? n : BSTK_ALIGN));
 }
 
@@ -422,13 +413,13 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
             l->out_val = (const uint16_t *)(l->out_idx + t->outliers);
             const uint16_t *scales = l->out_val + (size_t)t->rows * t->outliers;
             l->planes[0] = (const uint8_t *)scales + bstk_scales_size(t, (uint64_t)gpr);
-            if (bstk_scale_code(t) == BSTK_SCALES_CODE8) { /* decoded once, after the payload */
-                uint16_t *out = (uint16_t *)((uint8_t *)data + bstk_align(e->size));
-                bs_scales_decode(scales, (const uint8_t *)(scales + t->rows), l->rows, gpr, out);
-                scales = out;
-                s->decoded_bytes += (int64_t)decoded_size(s, i);
+            if (bstk_scale_code(t) == BSTK_SCALES_CODE8) { /* read as they are: the kernels decode */
+                l->scale_ref = scales;
+                l->scale_codes = (const uint8_t *)(scales + t->rows);
+                l->scales = NULL;
+            } else {
+                l->scales = scales;
             }
-            l->scales = scales;
         } else {
             l->planes[e->level] = data;
         }
@@ -452,7 +443,6 @@ static void detach_last(bs_model *m, bs_stack *s) {
     if (l && l->kind == BS_LIN_PLANES && l->packed) bs_planes_detach(l, s->pack_tmp); /* the others repacked without it */
     if (l) l->n_blocks = (int32_t)e->level;
     s->loaded_bytes -= (int64_t)e->size;
-    s->decoded_bytes -= (int64_t)decoded_size(s, i);
     free(s->payload[i]);
     s->payload[i] = NULL;
 }
