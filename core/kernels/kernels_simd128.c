@@ -632,6 +632,29 @@ BS_INLINE float q8_row(const code_src *q, int n, int direct, int nb, int nb8, co
     return reduce8(lo, hi);
 }
 
+/* q8_row for two rows at once (one token, direct codes): one load of x
+   serves both, two independent chains per step. */
+BS_INLINE void q8_row2(const code_src *qa, const code_src *qb, int n, int nb, int nb8, const int16_t *x,
+                       const int32_t *osx, const float *d, const scale_src *ca, const scale_src *cb, float *ya,
+                       float *yb) {
+    v128_t z = wasm_i32x4_splat(0), la = wasm_f32x4_splat(0.0f), ha = la, lb = la, hb = la;
+    for (int b = 0; b < nb8; b += 8) {
+        la = acc4(la, group4(qa, n, 1, nb, x, b), osx, d, ca, b, nb);
+        lb = acc4(lb, group4(qb, n, 1, nb, x, b), osx, d, cb, b, nb);
+        int more = b + 4 < nb;
+        ha = acc4(ha, more ? group4(qa, n, 1, nb, x, b + 4) : z, osx, d, ca, b + 4, nb);
+        hb = acc4(hb, more ? group4(qb, n, 1, nb, x, b + 4) : z, osx, d, cb, b + 4, nb);
+    }
+    *ya = reduce8(la, ha), *yb = reduce8(lb, hb);
+}
+
+/* Row r's scale source. */
+BS_INLINE scale_src row_scales(const bs_linear *l, int32_t r, const float *cb, int per, int gpr) {
+    if (l->scale_codes)
+        return (scale_src){NULL, l->scale_codes + (int64_t)r * gpr, (int32_t)l->scale_ref[r] - 32 * 255, cb, per, gpr};
+    return (scale_src){l->scales + (int64_t)r * gpr, NULL, 0, cb, per, gpr};
+}
+
 /* kernels_q8.h's rows function for n planes: one token builds the codes
    in registers as it goes; several copy every block's codes into work
    first. Rows past rows & ~3 (plain) go to the reference. work: cb (nb8
@@ -644,12 +667,23 @@ BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, floa
     uint8_t *qlo = work + 4 * (size_t)nb8, *qhi = qlo + stride;
     const v128_t *K = pk_k();
     int r = r0, rend = BS_MIN(r1, bs_pk_rows4(l->rows));
+    if (n_tok == 1 && per <= 2) /* decode: rows in pairs */
+        for (; r + 2 <= rend; r += 2) {
+            const uint8_t *cp[2][BS_PK_MAX_CHUNKS], *op[2][12];
+            pk_row(l, r, n, cp[0], op[0]);
+            pk_row(l, r + 1, n, cp[1], op[1]);
+            scale_src sa = row_scales(l, r, cb, per, gpr), sb = row_scales(l, r + 1, cb, per, gpr);
+            code_src qa = {cp[0], op[0], NULL, NULL, K}, qb = {cp[1], op[1], NULL, NULL, K};
+            float ya, yb;
+            q8_row2(&qa, &qb, n, nb, nb8, a->xq, a->osx, a->d, &sa, &sb, &ya, &yb);
+            ya *= inv, yb *= inv;
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, ya) : ya;
+            y[r + 1] = tail ? bs_q8_planes_tail(l, r + 1, a->x, yb) : yb;
+        }
     for (; r < rend; r++) {
         const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
         pk_row(l, r, n, cp, op);
-        scale_src sc = {l->scales + (int64_t)r * gpr, NULL, 0, cb, per, gpr};
-        if (l->scale_codes)
-            sc = (scale_src){NULL, l->scale_codes + (int64_t)r * gpr, (int32_t)l->scale_ref[r] - 32 * 255, cb, per, gpr};
+        scale_src sc = row_scales(l, r, cb, per, gpr);
         if (per > 2) {
             bs_q8_block_scales(l, r, cb);
             for (int b = nb; b < nb8; b++) cb[b] = 0.0f;
