@@ -285,14 +285,18 @@ BS_INLINE void planes_store16(float *out, v128_t lo, v128_t hi, int n, const uin
             q = wasm_i32x4_add(q, wasm_i32x4_shl(h, n - 4));
         }
         v128_t v = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_add(q, q), voff));
-        int c0 = j + 4 * k;
         v128_t c;
-        if (c0 / group == (c0 + 3) / group) {
-            c = wasm_f32x4_splat(bs_f16_to_f32(sc[c0 / group]) * inv);
-        } else { /* a group boundary inside these 4 columns */
-            float cs[4];
-            for (int i = 0; i < 4; i++) cs[i] = bs_f16_to_f32(sc[(c0 + i) / group]) * inv;
-            c = wasm_v128_load(cs);
+        if (group % 16 == 0) { /* the 16 columns share one scale */
+            c = wasm_f32x4_splat(bs_f16_to_f32(sc[j / group]) * inv);
+        } else {
+            int c0 = j + 4 * k;
+            if (c0 / group == (c0 + 3) / group) {
+                c = wasm_f32x4_splat(bs_f16_to_f32(sc[c0 / group]) * inv);
+            } else { /* a group boundary inside these 4 columns */
+                float cs[4];
+                for (int i = 0; i < 4; i++) cs[i] = bs_f16_to_f32(sc[(c0 + i) / group]) * inv;
+                c = wasm_v128_load(cs);
+            }
         }
         wasm_v128_store(out + 4 * k, wasm_f32x4_mul(c, v));
     }
