@@ -93,6 +93,25 @@ static void test_dot(void) {
     free(b);
 }
 
+/* bs_f16_to_f32 against the textbook decoding, every one of the 65536
+   bit patterns (NaN payloads included: bits, not values, compared). */
+static void test_half(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, want;
+        if (exp == 0) {
+            float f = (float)man * (1.0f / 16777216.0f); /* man * 2^-24, exact */
+            want = bs_bits_from_f32(f) | sign;
+        } else if (exp == 31) {
+            want = sign | 0x7f800000u | (man << 13);
+        } else {
+            want = sign | ((exp + 112u) << 23) | (man << 13);
+        }
+        bad += bs_bits_from_f32(bs_f16_to_f32((uint16_t)h)) != want;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* ---- matmul ------------------------------------------------------------ */
 
 static const int COLS[] = {1, 7, 8, 9, 63, 64, 65, 172, 577};
@@ -696,6 +715,7 @@ int main(int argc, char **argv) {
     }
     CHECK(n_variants >= 1 && variants[0] == bs_kernels_ref());
     CHECK(bs_kernels_best() == variants[n_variants - 1]);
+    RUN(test_half);
     RUN(test_dot);
     RUN(test_f32);
     RUN(test_f16);
