@@ -329,6 +329,83 @@ static void test_grow_shrink(const char *file) {
     bs_model_free(m);
 }
 
+/* The planes of every PLANES matrix of a and b hold the same bytes (the
+   kernels' packed layout, planes_pack.h, however the blocks came in). */
+static int same_planes(bs_model *a, bs_model *b) {
+    int same = 1;
+    for (int32_t L = -1; L < a->cfg.n_layers; L++)
+        for (int k = 0; k < (L < 0 ? 2 : 7); k++) {
+            bs_linear *la = L < 0 ? (k ? &a->lm_head : &a->embed) : bs_layer_linear(&a->layers[L], k);
+            bs_linear *lb = L < 0 ? (k ? &b->lm_head : &b->embed) : bs_layer_linear(&b->layers[L], k);
+            if (la->kind != BS_LIN_PLANES) continue;
+            same &= la->n_blocks == lb->n_blocks && la->packed == lb->packed;
+            for (int32_t i = 0; same && i < la->n_blocks; i++)
+                same &= memcmp(la->planes[i], lb->planes[i], (size_t)la->rows * bs_row_bytes(la->cols)) == 0;
+        }
+    return same;
+}
+
+/* The first eval's logits (512 of them) of a model. */
+static void first_logits(bs_model *m, float *out) {
+    bs_session *s = NULL;
+    const float *lg = NULL;
+    int32_t tok = 1;
+    memset(out, 0, 512 * sizeof *out);
+    if (bs_session_create(m, NULL, &s) == BS_OK && bs_session_eval(s, &tok, 1, &lg) == BS_OK)
+        memcpy(out, lg, 512 * sizeof *out);
+    bs_session_free(s);
+}
+
+/* Blocks pushed one by one (planes repacked at each attach), pushed with
+   the layout deferred (packed once at the end), or loaded from the file:
+   the same bytes in every matrix and the same logits, at every prefix on
+   the way down too (detaching repacks). */
+static void test_layouts(const char *file) {
+    size_t n = 0;
+    unsigned char *bytes = slurp(file, &n);
+    bs_model *full = NULL, *one = NULL, *bulk = NULL;
+    bs_load_options res = {NULL, 0, 1};
+    CHECK_OK(bs_model_load(file, NULL, &full));
+    CHECK_OK(bs_model_load(file, &res, &one));
+    CHECK_OK(bs_model_load(file, &res, &bulk));
+    if (!bytes || !full || !one || !bulk) return;
+    const bs_stack *st = one->stack;
+    CHECK_OK(bs_model_defer_layout(bulk, 1));
+    for (uint32_t i = st->h.n_resident; i < st->h.n_entries; i++) {
+        const bstk_entry *e = &st->entries[i];
+        int32_t block = (int32_t)(i - st->h.n_resident);
+        CHECK_OK(bs_model_attach_block(one, block, bytes + e->offset, (size_t)e->size));
+        CHECK_OK(bs_model_attach_block(bulk, block, bytes + e->offset, (size_t)e->size));
+    }
+    CHECK_OK(bs_model_defer_layout(bulk, 0));
+    CHECK(same_planes(one, full));
+    CHECK(same_planes(bulk, full));
+    float a[512], b[512];
+    first_logits(full, a);
+    first_logits(one, b);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    int32_t nb = (int32_t)(st->h.n_entries - st->h.n_resident);
+    for (int32_t k = nb - 1; k >= 0; k -= 1 + nb / 7) { /* down, then a fresh load of that prefix */
+        CHECK_OK(bs_model_set_blocks(one, k));
+        bs_model *pre = NULL;
+        int64_t budget = st->resident_bytes;
+        for (int32_t j = 0; j < k; j++) budget += bs_model_block_bytes(one, j);
+        bs_load_options o = {NULL, budget, k == 0};
+        CHECK_OK(bs_model_load(file, &o, &pre));
+        if (!pre) break;
+        CHECK_MSG(same_planes(one, pre), "%d blocks: detached planes differ from a load of that prefix", k);
+        first_logits(one, a);
+        first_logits(pre, b);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+        bs_model_free(pre);
+    }
+    CHECK_STATUS(bs_model_defer_layout(NULL, 1), BS_ERR_STATE);
+    free(bytes);
+    bs_model_free(full);
+    bs_model_free(one);
+    bs_model_free(bulk);
+}
+
 /* The paper's order: at every prefix the block counts of the matrices
    differ by at most one (levels are completed one after another). */
 static void test_level_order(const char *file) {
@@ -377,6 +454,7 @@ int main(void) {
         test_corruption(planes);
         test_grow_shrink(planes);
         test_attach_faults(planes);
+        test_layouts(planes);
     }
     RUN(test_float_model);
     remove(avd);

@@ -18,6 +18,7 @@
 #include "half.h"
 #include "kernels.h"
 #include "linear.h"
+#include "planes_pack.h"
 #include "pool.h"
 #include "test.h"
 
@@ -90,6 +91,25 @@ static void test_dot(void) {
         }
     free(a);
     free(b);
+}
+
+/* bs_f16_to_f32 against the textbook decoding, every one of the 65536
+   bit patterns (NaN payloads included: bits, not values, compared). */
+static void test_half(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, want;
+        if (exp == 0) {
+            float f = (float)man * (1.0f / 16777216.0f); /* man * 2^-24, exact */
+            want = bs_bits_from_f32(f) | sign;
+        } else if (exp == 31) {
+            want = sign | 0x7f800000u | (man << 13);
+        } else {
+            want = sign | ((exp + 112u) << 23) | (man << 13);
+        }
+        bad += bs_bits_from_f32(bs_f16_to_f32((uint16_t)h)) != want;
+    }
+    CHECK_EQ_INT(bad, 0);
 }
 
 /* ---- matmul ------------------------------------------------------------ */
@@ -179,32 +199,66 @@ static void test_f16(void) {
 }
 
 /* A PLANES map with n planes of random signs and random binary16 scales,
-   plane buffers and scales offset by one element. */
+   plane buffers and scales offset by one element; packed (as the runtime
+   attaches planes, one at a time: planes_pack.h) unless plain. */
 typedef struct planes_fixture {
     bs_linear l;
     uint8_t *bytes[16];
-    uint16_t *scales;
+    uint16_t *scales, *ref;
+    uint8_t *codes;
     const uint8_t *ptrs[16];
 } planes_fixture;
 
-static void planes_make(planes_fixture *f, int rows, int cols, int n, int group, uint64_t *seed) {
+/* The fixture's scales as 8-bit codes against a reference per row
+   (scales.h; every code, references over their whole valid range). */
+static void planes_use_codes(planes_fixture *f, uint64_t *seed) {
+    size_t rows = (size_t)f->l.rows, gpr = (size_t)bs_groups_per_row(f->l.cols, f->l.group);
+    f->ref = malloc((rows + 1) * sizeof *f->ref);
+    f->codes = malloc(rows * gpr + 1);
+    for (size_t r = 0; r <= rows; r++) f->ref[r] = (uint16_t)(0x0400 + rng_next(seed) % (0x7bff - 0x0400 + 1));
+    for (size_t i = 0; i <= rows * gpr; i++) f->codes[i] = (uint8_t)rng_next(seed);
+    f->l.scales = NULL;
+    f->l.scale_ref = f->ref + 1, f->l.scale_codes = f->codes + 1;
+}
+
+/* Attaches planes 0 .. n-1 of a plain map one by one into the packed layout. */
+static void planes_pack_all(bs_linear *l, int n) {
+    uint8_t *tmp = malloc(bs_planes_pack_tmp(l->cols));
+    l->n_blocks = 0;
+    for (int i = 0; i < n; i++) {
+        bs_planes_attach(l, i, tmp);
+        l->n_blocks = i + 1;
+    }
+    free(tmp);
+}
+
+static void planes_make_as(planes_fixture *f, int rows, int cols, int n, int group, int packed, uint64_t *seed) {
     memset(f, 0, sizeof *f);
     size_t nb = (size_t)rows * bs_row_bytes(cols) + 1;
     size_t ns = (size_t)rows * bs_groups_per_row(cols, group) + 1;
     for (int i = 0; i < n; i++) {
         f->bytes[i] = malloc(nb);
         for (size_t j = 0; j < nb; j++) f->bytes[i][j] = (uint8_t)rng_next(seed);
+        if (cols % 8) /* padding bits are 0 (FORMAT.md 5) */
+            for (int r = 0; r < rows; r++) f->bytes[i][1 + (size_t)(r + 1) * bs_row_bytes(cols) - 1] &= (uint8_t)(0xff00 >> (cols % 8));
         f->ptrs[i] = f->bytes[i] + 1;
     }
     f->scales = malloc(ns * sizeof *f->scales);
     for (size_t j = 0; j < ns; j++) f->scales[j] = rng_half(seed);
     f->l = (bs_linear){.rows = rows, .cols = cols, .kind = BS_LIN_PLANES, .n_blocks = n,
                        .max_blocks = n, .group = group, .scales = f->scales + 1, .planes = f->ptrs};
+    if (packed) planes_pack_all(&f->l, n);
+}
+
+static void planes_make(planes_fixture *f, int rows, int cols, int n, int group, uint64_t *seed) {
+    planes_make_as(f, rows, cols, n, group, 1, seed);
 }
 
 static void planes_free(planes_fixture *f) {
     for (int i = 0; i < 16; i++) free(f->bytes[i]);
     free(f->scales);
+    free(f->ref);
+    free(f->codes);
 }
 
 static void test_planes(void) {
@@ -220,15 +274,73 @@ static void test_planes(void) {
                         int rows = ROWS[ri], cols = COLS[ci], group = groups[gi] ? groups[gi] : cols;
                         if (group > cols) continue; /* the format requires group <= cols */
                         /* every plane count on the mid sizes; a few elsewhere */
-                        if (!(cols == 65 || cols == 172 || n == 1 || n == 4 || n == 8 || n == 9))
+                        if (!(cols == 65 || cols == 172 || cols == 577 || n == 1 || n == 4 || n == 8 || n == 9))
                             continue;
-                        planes_fixture f;
-                        planes_make(&f, rows, cols, n, group, &seed);
-                        char what[64];
-                        snprintf(what, sizeof what, "planes n=%d group=%d", n, group);
-                        compare_all_tok(&f.l, extreme, &seed, what);
-                        planes_free(&f);
+                        for (int packed = 0; packed < 3; packed++) { /* plain, packed, packed with codes */
+                            if (!packed && !(cols == 172 && (n == 3 || n == 9))) continue; /* plain: a few */
+                            if (packed == 2 && !(group == 32 || group == 64 || n == 5)) continue;
+                            planes_fixture f;
+                            planes_make_as(&f, rows, cols, n, group, packed, &seed);
+                            if (packed == 2) planes_use_codes(&f, &seed);
+                            char what[64];
+                            snprintf(what, sizeof what, "planes n=%d group=%d%s", n, group,
+                                     packed == 2 ? " codes" : packed ? "" : " plain");
+                            compare_all_tok(&f.l, extreme, &seed, what);
+                            planes_free(&f);
+                        }
                     }
+}
+
+/* The packed layout: every weight's code reads back as the plain planes
+   spell it, at every level while planes attach one by one and detach
+   again; detaching everything restores the plain bytes; packing is
+   deterministic (attached one by one = packed at once from plain). Odd
+   rows (past rows & ~3 stay plain), odd blocks, tails, 1 to 12 planes. */
+static void test_planes_pack(void) {
+    uint64_t seed = 14;
+    const int rows_list[] = {1, 3, 4, 5, 8, 17}, cols_list[] = {1, 7, 8, 31, 32, 33, 63, 64, 65, 95, 96, 100, 172, 577};
+    for (int ri = 0; ri < N_OF(rows_list); ri++)
+        for (int ci = 0; ci < N_OF(cols_list); ci++) {
+            int rows = rows_list[ri], cols = cols_list[ci], n = 12;
+            size_t size = (size_t)rows * bs_row_bytes(cols);
+            planes_fixture f, g;
+            planes_make_as(&f, rows, cols, n, cols, 0, &seed);
+            uint8_t *orig[12], *tmp = malloc(bs_planes_pack_tmp(cols));
+            for (int i = 0; i < n; i++) orig[i] = malloc(size), memcpy(orig[i], f.ptrs[i], size);
+            int ok = 1;
+            f.l.n_blocks = 0;
+            for (int step = 0; step < 2 * n && ok; step++) {
+                if (step < n) { /* attach plane `step` */
+                    bs_planes_attach(&f.l, step, tmp);
+                    f.l.n_blocks = step + 1;
+                } else { /* detach the last */
+                    bs_planes_detach(&f.l, tmp);
+                    f.l.n_blocks--;
+                }
+                int nb = f.l.n_blocks;
+                for (int r = 0; r < rows && ok; r++)
+                    for (int j = 0; j < cols && ok; j++) {
+                        int32_t want = 0;
+                        for (int i = 0; i < nb; i++) want = want << 1 | ((orig[i][(size_t)r * bs_row_bytes(cols) + j / 8] >> (7 - j % 8)) & 1);
+                        ok = bs_planes_code(&f.l, r, j) == want;
+                        CHECK_MSG(ok, "pack rows %d cols %d planes %d (%s): code (%d, %d) %d vs %d", rows, cols, nb,
+                                  step < n ? "attaching" : "detaching", r, j, bs_planes_code(&f.l, r, j), want);
+                    }
+                if (step < n && ok) { /* the same bytes as packing nb plain planes at once */
+                    planes_make_as(&g, rows, cols, nb, cols, 0, &seed);
+                    for (int i = 0; i < nb; i++) memcpy(g.bytes[i] + 1, orig[i], size);
+                    planes_pack_all(&g.l, nb);
+                    for (int i = 0; i < nb; i++) ok &= memcmp(g.ptrs[i], f.ptrs[i], size) == 0;
+                    CHECK_MSG(ok, "pack rows %d cols %d planes %d: one by one != at once", rows, cols, nb);
+                    planes_free(&g);
+                }
+            }
+            for (int i = 0; i < n && ok; i++)
+                CHECK_MSG(memcmp(f.ptrs[i], orig[i], size) == 0, "rows %d cols %d: plane %d not restored", rows, cols, i);
+            for (int i = 0; i < n; i++) free(orig[i]);
+            free(tmp);
+            planes_free(&f);
+        }
 }
 
 /* Fast mode against exact mode on bit planes: the two-digit rounding of x
@@ -603,10 +715,12 @@ int main(int argc, char **argv) {
     }
     CHECK(n_variants >= 1 && variants[0] == bs_kernels_ref());
     CHECK(bs_kernels_best() == variants[n_variants - 1]);
+    RUN(test_half);
     RUN(test_dot);
     RUN(test_f32);
     RUN(test_f16);
     RUN(test_planes);
+    RUN(test_planes_pack);
     RUN(test_planes_fast_bound);
     RUN(test_avd);
     RUN(test_avd_fast_close);

@@ -11,6 +11,7 @@
  */
 #include "half.h"
 #include "model.h"
+#include "planes_pack.h"
 #include "session.h"
 #include "test.h"
 
@@ -64,10 +65,16 @@ static bs_model *random_model(extra *e) {
         e->plane_ptrs[i] = e->planes[i];
     }
     up->kind = BS_LIN_PLANES;
-    up->n_blocks = up->max_blocks = 3;
+    up->max_blocks = 3;
     up->group = 64;
     up->scales = e->scales;
     up->planes = e->plane_ptrs;
+    uint8_t *tmp = malloc(bs_planes_pack_tmp(up->cols)); /* the layout the runtime keeps (planes_pack.h) */
+    for (int i = 0; i < 3; i++) {
+        bs_planes_attach(up, i, tmp);
+        up->n_blocks = i + 1;
+    }
+    free(tmp);
     bs_linear *o = &m->layers[0].wo;
     for (int b = 0; b < 2; b++) {
         size_t ns = (size_t)o->rows * bs_row_bytes(o->cols), na = (size_t)o->rows * 5, nb = (size_t)5 * o->cols;

@@ -116,6 +116,12 @@ int32_t bs_wasm_attach_block(bs_model *m, int32_t block, const void *data, uint3
     return bs_model_attach_block(m, block, data, size);
 }
 
+/* 1: blocks attached next keep plain planes; 0: every matrix they touched
+   into the kernels' layout at once (bs_model_defer_layout). */
+EXPORT(bs_wasm_defer_layout) int32_t bs_wasm_defer_layout(bs_model *m, int32_t on) {
+    return bs_model_defer_layout(m, on);
+}
+
 /* Shrinks the stack to n blocks (growing needs attach_block here). */
 EXPORT(bs_wasm_set_blocks) int32_t bs_wasm_set_blocks(bs_model *m, int32_t n) { return bs_model_set_blocks(m, n); }
 

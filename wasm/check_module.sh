@@ -26,9 +26,14 @@ counts=$(wasm-objdump -d "$wasm" | awk '
   END { for (f in n) print n[f], f }')
 total=$(awk '{ s += $1 } END { print s + 0 }' <<<"$counts")
 if [ "$simd" = ON ]; then
-  for fn in dot_f32 matmul_f32 matmul_by_rows matmul_avd; do  # the table entries
-    grep -q " $fn\$" <<<"$counts" || fail "no v128 instructions in $fn"
-  done
+  if wasm-objdump -d "$wasm" | grep -q 'func\[[0-9]*\] <dot_f32>'; then
+    for fn in dot_f32 matmul_f32 matmul_by_rows matmul_avd; do  # the table entries
+      grep -q " $fn\$" <<<"$counts" || fail "no v128 instructions in $fn"
+    done
+  else # no name section: clang ran binaryen's wasm-opt after the link, which drops it
+    [ "$total" -gt 1000 ] || fail "only $total v128 instructions (and no function names to say where)"
+    echo "note: no function names in the module (wasm-opt dropped them): v128 counted over all functions"
+  fi
   echo "ok: no imports; v128 instructions in $(wc -l <<<"$counts") functions ($total in all):"
   sort -rn <<<"$counts" | head -12
 else

@@ -179,7 +179,7 @@ static uint64_t planes_head_size(const cm_matrix *x) {
 static bs_linear view(const cm_matrix *x, int32_t level, bs_avd_block *avd, const uint8_t **planes) {
     const bs_linear *l = x->lin;
     bs_linear v = {l->rows, l->cols, x->kind, NULL, NULL, level, x->n_levels, x->rank, avd, x->group, NULL, planes,
-                   0, NULL, NULL, 0, NULL};
+                   0, NULL, NULL, 0, NULL, 0, NULL, NULL};
     for (int32_t b = 0; b < level; b++) {
         uint16_t *a16 = (uint16_t *)x->payload[b];
         avd[b].a = a16;

@@ -140,6 +140,14 @@ BS_API bs_status bs_model_set_blocks(bs_model *model, int32_t n);
    fetched; checks size and CRC (BS_ERR_CHECKSUM) before keeping a copy. */
 BS_API bs_status bs_model_attach_block(bs_model *model, int32_t block, const void *data,
                                        size_t size);
+/* Many blocks at once: with on = 1, bit-plane blocks attached next keep
+   their planes as they came, and the matrices they touch run the exact
+   path (still correct, slower) until on = 0 rewrites each of them once
+   into the fast kernels' layout (core/kernels/planes_pack.h), instead of
+   once per block. bs_model_load and bs_model_set_blocks do this by
+   themselves; bs_model_attach_block callers that attach a whole budget
+   before generating should. */
+BS_API bs_status bs_model_defer_layout(bs_model *model, int32_t on);
 
 /* ---- tokenizer ----------------------------------------------------------- */
 

@@ -14,9 +14,11 @@
 #include "kernels_lut.h"
 #include "kernels_q8.h"
 #include "baseline.h"
+#include "planes_pack.h"
 
 #include "half.h"
 #include "linear.h"
+#include "scales.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -132,31 +134,13 @@ static void matmul_f16(const bs_linear *l, const float *x, float *y, int n_tok, 
     dense(l->w16, 1, x, y, n_tok, l->rows, l->cols, r0, r1);
 }
 
-/* ---- bit planes -------------------------------------------------------- */
+/* ---- bit planes: the packed layout (planes_pack.h) --------------------- */
 
-/* SPREAD[b]: byte k (k = 0 the lowest) = bit 7 - k of b, i.e. the sign
-   bits of columns 8m .. 8m + 7 (MSB first in the packed byte) as one byte
-   each. Planes are then combined with shifts on 64-bit words. */
-#define SP(b)                                                                                       \
-    ((uint64_t)(((b) >> 7) & 1) | (uint64_t)(((b) >> 6) & 1) << 8 | (uint64_t)(((b) >> 5) & 1) << 16 | \
-     (uint64_t)(((b) >> 4) & 1) << 24 | (uint64_t)(((b) >> 3) & 1) << 32 |                             \
-     (uint64_t)(((b) >> 2) & 1) << 40 | (uint64_t)(((b) >> 1) & 1) << 48 | (uint64_t)((b) & 1) << 56)
-#define SP4(b) SP(b), SP(b + 1), SP(b + 2), SP(b + 3)
-#define SP16(b) SP4(b), SP4(b + 4), SP4(b + 8), SP4(b + 12)
-#define SP64(b) SP16(b), SP16(b + 16), SP16(b + 32), SP16(b + 48)
-static const uint64_t SPREAD[256] = {SP64(0), SP64(64), SP64(128), SP64(192)};
-#undef SP64
-#undef SP16
-#undef SP4
-#undef SP
-
-/* The most planes a PLANES matrix may have here (the format allows 12);
-   q then fits two bytes per column. */
-enum { MAX_PLANES = 16 };
-
-/* q of columns 8m .. 8m + 31 as 32 bytes (n <= 8 planes): each plane's
-   4 bytes broadcast, byte k of the vector picking source byte k / 8 and
-   testing bit 7 - k % 8; q = 2q + bit per plane. */
+/* q of 32 columns as 32 bytes from n (<= 8) plain sign planes, 4 bytes
+   each at p[i] + m (p[0] most significant): each plane's 4 bytes
+   broadcast, byte k of the vector picking source byte k / 8 and testing
+   bit 7 - k % 8; q = 2q + bit per plane. Only for the odd last block of a
+   packed row, which its chunks keep plain. */
 BS_INLINE __m256i planes_q32(const uint8_t *const *p, int n, int m) {
     const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, /* vpshufb */
                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3); /* per lane */
@@ -170,6 +154,67 @@ BS_INLINE __m256i planes_q32(const uint8_t *const *p, int n, int m) {
         q = _mm256_sub_epi8(_mm256_add_epi8(q, q), set);
     }
     return q;
+}
+
+/* The chunk rows of packed row r of an n-plane matrix, in chunk order
+   (quads, the pair, the single: bs_pk_chunks), and the plain planes of
+   its odd last block in plane order (when nb is odd). */
+BS_INLINE void pk_row(const bs_linear *l, int32_t r, int n, const uint8_t **cp, const uint8_t **op) {
+    int32_t rb = bs_row_bytes(l->cols), nu = l->cols / 64;
+    int k = 0, i = 0;
+    for (int c4 = 0; c4 < n / 4; c4++) cp[k++] = bs_pk_chunk_row(l->planes, (bs_pk_chunk){4 * c4, 4}, r, rb);
+    if (n % 4 >= 2) cp[k++] = bs_pk_chunk_row(l->planes, (bs_pk_chunk){n / 4 * 4, 2}, r, rb);
+    if (n % 2) cp[k++] = bs_pk_chunk_row(l->planes, (bs_pk_chunk){n - 1, 1}, r, rb);
+    for (int c = 0; c < k; c++) {
+        int w = c < n / 4 ? 4 : (n % 4 >= 2 && c == n / 4) ? 2 : 1;
+        for (int p = 0; p < w; p++) op[i++] = cp[c] + 8 * w * nu + 4 * p;
+    }
+}
+
+/* The c-bit field at bit f of every byte, moved to bit s (one 16-bit
+   shift and a mask: no bit of the neighbouring byte comes through, as
+   planes_pack.h shows for fields that fit their byte). */
+BS_INLINE __m256i field(__m256i v, int f, int s, int c) {
+    if (f > s) v = _mm256_srli_epi16(v, f - s);
+    if (f < s) v = _mm256_slli_epi16(v, s - f);
+    return _mm256_and_si256(v, _mm256_set1_epi8((char)(((1 << c) - 1) << s)));
+}
+
+/* Codes of blocks 2u (*a) and 2u + 1 (*b) of a packed row as byte lanes
+   (byte j: column j of the block): the chunks from chunk k0 on, each at
+   its place n - p0 - c in q. k0 = 0 gives q (n <= 8); k0 = 1 gives q's low
+   n - 4 bits, and quad_unit(cp[0]) its top four (n > 8). A quad unit is
+   one load and two fields; a pair unit, both lanes loaded with its 16
+   bytes and shifted by the field's place per lane; a single unit, its 8
+   bytes in each 64-bit lane, shifted by 0..7. */
+BS_INLINE void unit_codes(const uint8_t *const *cp, int u, int n, int k0, __m256i *a, __m256i *b) {
+    __m256i qa = _mm256_setzero_si256(), qb = qa;
+    int nq = n / 4, k = nq;
+    for (int c4 = k0; c4 < nq; c4++) {
+        int s = n - 4 * c4 - 4;
+        __m256i v = _mm256_loadu_si256((const __m256i *)(cp[c4] + 32 * u));
+        qa = _mm256_or_si256(qa, field(v, 0, s, 4));
+        qb = _mm256_or_si256(qb, field(v, 4, s, 4));
+    }
+    if (n % 4 >= 2) {
+        int s = n % 2;
+        __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(cp[k++] + 16 * u)));
+        qa = _mm256_or_si256(qa, field(_mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2)), 0, s, 2));
+        qb = _mm256_or_si256(qb, field(_mm256_srlv_epi32(x, _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6)), 0, s, 2));
+    }
+    if (n % 2) {
+        int64_t w;
+        memcpy(&w, cp[k] + 8 * u, 8);
+        __m256i x = _mm256_set1_epi64x(w), one = _mm256_set1_epi8(1);
+        qa = _mm256_or_si256(qa, _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(0, 1, 2, 3)), one));
+        qb = _mm256_or_si256(qb, _mm256_and_si256(_mm256_srlv_epi64(x, _mm256_setr_epi64x(4, 5, 6, 7)), one));
+    }
+    *a = qa, *b = qb;
+}
+
+BS_INLINE void quad_unit(const uint8_t *row, int u, __m256i *a, __m256i *b) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(row + 32 * u));
+    *a = field(v, 0, 0, 4), *b = field(v, 4, 0, 4);
 }
 
 /* The binary16 scale of each of 8 columns, walking the row's groups in
@@ -199,53 +244,85 @@ BS_INLINE void planes_store8(float *out, __m256i q, __m256 c, __m256i voff, __m2
     _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_mul_ps(c, v), vinv));
 }
 
-/* Row r of a PLANES matrix into out (cols floats), exactly as row_planes
-   in kernels_ref.c: w = (c * (float)(2q + 1 - 2^n)) * 2^-(n-1), q the
-   n-bit integer the planes spell (plane 0 most significant), c the
-   binary16 scale of the weight's group. Every product is exact, as the
-   reference notes, and is computed in the reference's order anyway.
-   32 columns per step with byte lanes when n <= 8; 8 per step otherwise
-   and for the last whole bytes; the columns of a partial byte, scalar. */
-static void planes_row(const bs_linear *l, int32_t r, float *out) {
-    int n = l->n_blocks, cols = l->cols, group = l->group;
-    if (n == 0 || n > MAX_PLANES) { /* W = 0, or beyond what this code packs */
-        bs_linear_row(l, r, out);
-        return;
+/* 32 weights from column j: q = lo (+ hi << (n - 4) when n > 8), byte
+   lanes widened 8 at a time. */
+BS_INLINE void planes_store32(float *out, __m256i lo, __m256i hi, int n, scale_walk *sw, int j, __m256i voff,
+                              __m256 vinv) {
+    __m128i h2[2] = {_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)};
+    __m128i l2[2] = {_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)};
+    for (int k = 0; k < 4; k++) {
+        __m128i lk = k & 1 ? _mm_srli_si128(l2[k >> 1], 8) : l2[k >> 1];
+        __m256i q = _mm256_cvtepu8_epi32(lk);
+        if (n > 8) {
+            __m128i hk = k & 1 ? _mm_srli_si128(h2[k >> 1], 8) : h2[k >> 1];
+            q = _mm256_add_epi32(q, _mm256_slli_epi32(_mm256_cvtepu8_epi32(hk), n - 4));
+        }
+        planes_store8(out + 8 * k, q, scale8(sw, j + 8 * k), voff, vinv);
     }
-    int32_t rb = bs_row_bytes(cols), gpr = bs_groups_per_row(cols, group);
-    const uint8_t *p[MAX_PLANES];
-    for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
+}
+
+/* Scales a row rebuild decodes on the stack (8-bit codes): 64 KiB columns
+   at groups of 32; wider rows go to the reference. */
+enum { PK_ROW_SCALES = 2048 };
+
+/* Row r of a packed PLANES matrix into out (cols floats), exactly as
+   row_planes in kernels_ref.c: w = (c * (float)(2q + 1 - 2^n)) * 2^-(n-1),
+   c the binary16 scale of the weight's group. Every product is exact, as
+   the reference notes, and is computed in the reference's order anyway.
+   64 columns per unit; the odd last block from its plain planes; the tail
+   columns scalar. */
+BS_INLINE void planes_row_n(const bs_linear *l, int32_t r, float *out, int n) {
+    int cols = l->cols, group = l->group, nu = cols / 64, nb = cols / 32, gpr = bs_groups_per_row(cols, group);
+    uint16_t decoded[PK_ROW_SCALES]; /* 8-bit codes: the row's scales decoded once (planes_row checks gpr) */
     const uint16_t *sc = l->scales + (int64_t)r * gpr;
+    if (l->scale_codes) bs_linear_row_scales(l, r, decoded), sc = decoded;
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
     int32_t offset = 1 - (1 << n);
     const __m256i voff = _mm256_set1_epi32(offset);
     const __m256 vinv = _mm256_set1_ps(inv);
     scale_walk sw = {sc, group, 0, group, group % 8 == 0, _mm256_set1_ps(bs_f16_to_f32(sc[0]))};
-    int full = cols & ~7, j = 0; /* full: columns in whole bytes */
-    if (n <= 8)
-        for (; j + 32 <= full; j += 32) {
-            __m256i q = planes_q32(p, n, j >> 3);
-            __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-            planes_store8(out + j, _mm256_cvtepu8_epi32(lo), scale8(&sw, j), voff, vinv);
-            planes_store8(out + j + 8, _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), scale8(&sw, j + 8), voff, vinv);
-            planes_store8(out + j + 16, _mm256_cvtepu8_epi32(hi), scale8(&sw, j + 16), voff, vinv);
-            planes_store8(out + j + 24, _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), scale8(&sw, j + 24), voff, vinv);
-        }
-    int n_hi = n > 8 ? n - 8 : 0; /* planes of q's high byte */
-    for (; j < full; j += 8) {
-        int m = j >> 3;
-        uint64_t lo = 0, hi = 0;
-        for (int i = n_hi; i < n; i++) lo |= SPREAD[p[i][m]] << (n - 1 - i);
-        for (int i = 0; i < n_hi; i++) hi |= SPREAD[p[i][m]] << (n_hi - 1 - i);
-        __m256i q = _mm256_add_epi32(_mm256_cvtepu8_epi32(_mm_set_epi64x(0, (long long)lo)),
-                                     _mm256_slli_epi32(_mm256_cvtepu8_epi32(_mm_set_epi64x(0, (long long)hi)), 8));
-        planes_store8(out + j, q, scale8(&sw, j), voff, vinv);
+    const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
+    pk_row(l, r, n, cp, op);
+    __m256i ha = _mm256_setzero_si256(), hb = ha;
+    int j = 0;
+    for (int u = 0; u < nu; u++, j += 64) {
+        __m256i a, b;
+        unit_codes(cp, u, n, n > 8, &a, &b);
+        if (n > 8) quad_unit(cp[0], u, &ha, &hb);
+        planes_store32(out + j, a, ha, n, &sw, j, voff, vinv);
+        planes_store32(out + j + 32, b, hb, n, &sw, j + 32, voff, vinv);
     }
-    for (; j < cols; j++) {
-        int32_t q = 0;
-        for (int i = 0; i < n; i++) q = (q << 1) | ((p[i][j >> 3] >> (7 - (j & 7))) & 1);
-        out[j] = bs_f16_to_f32(sc[j / group]) * (float)(2 * q + offset) * inv;
+    if (nb % 2) {
+        int k = n > 8 ? 4 : 0;
+        planes_store32(out + j, planes_q32(op + k, n - k, 0), n > 8 ? planes_q32(op, 4, 0) : ha, n, &sw, j, voff, vinv);
+        j += 32;
+    }
+    for (; j < cols; j++) out[j] = bs_f16_to_f32(sc[j / group]) * (float)(2 * bs_planes_code(l, r, j) + offset) * inv;
+}
+
+/* Row r of a PLANES matrix: packed rows here, the rest (plain layouts, the
+   rows past rows & ~3, no planes) by the reference. */
+static void planes_row(const bs_linear *l, int32_t r, float *out) {
+    int n = l->n_blocks;
+    if (!l->packed || n < 1 || n > 12 || r >= bs_pk_rows4(l->rows) ||
+        (l->scale_codes && bs_groups_per_row(l->cols, l->group) > PK_ROW_SCALES)) {
+        bs_linear_row(l, r, out);
+        return;
+    }
+    switch (n) { /* n constant in each copy: every shift an immediate */
+    case 1: planes_row_n(l, r, out, 1); break;
+    case 2: planes_row_n(l, r, out, 2); break;
+    case 3: planes_row_n(l, r, out, 3); break;
+    case 4: planes_row_n(l, r, out, 4); break;
+    case 5: planes_row_n(l, r, out, 5); break;
+    case 6: planes_row_n(l, r, out, 6); break;
+    case 7: planes_row_n(l, r, out, 7); break;
+    case 8: planes_row_n(l, r, out, 8); break;
+    case 9: planes_row_n(l, r, out, 9); break;
+    case 10: planes_row_n(l, r, out, 10); break;
+    case 11: planes_row_n(l, r, out, 11); break;
+    default: planes_row_n(l, r, out, 12); break;
     }
 }
 
@@ -275,42 +352,19 @@ static void matmul_planes(const bs_linear *l, const float *x, float *y, int n_to
     by_rows(l, planes_row, x, y, n_tok, r0, r1, scratch);
 }
 
-/* ---- bit planes, fast mode (int8 activations; kernels_q8.h) ------------- */
+/* ---- bit planes, fast mode (16-bit activations; kernels_q8.h) ----------- */
 
-/* Eight int32 vectors to the vector of their eight lane sums (integers:
-   any order gives the same sums). */
-BS_INLINE __m256i hsum8x8(const __m256i v[8]) {
-    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+/* Four int32 vectors to one holding their lane sums, per 128-bit lane:
+   (s0, s1, s2, s3 | s0', s1', s2', s3') with s = low lanes' sums, s' the
+   high lanes'; hsum8x8 adds the two halves of two of these (integers: any
+   order gives the same sums, mod 2^32). Taken four at a time so fewer
+   registers are live. */
+BS_INLINE __m256i hsum4x8(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
 }
 
-/* q of the 32 columns from column j of a row: its low 7 planes' bits and
-   the high n_hi planes' (two), either built from the planes p (direct)
-   or loaded from a row built earlier (qlo, qhi). */
-typedef struct q8_src {
-    const uint8_t *const *p;
-    int n, n_hi, direct;
-    const uint8_t *qlo, *qhi;
-} q8_src;
-
-/* sum q_j x_j of one block of 32 for both digits of x (xh, xl), as 8
-   int32 lanes each: u8 x s8 pairs in int16 (q's parts < 128, |x| <= 127:
-   no saturation), then pairs of those in int32; q's high part (two) is
-   worth 128. */
-BS_INLINE void block_dot(const q8_src *q, int j, const int8_t *xh, const int8_t *xl, int two, __m256i *vh,
-                         __m256i *vl) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i h = _mm256_loadu_si256((const __m256i *)(xh + j)), l = _mm256_loadu_si256((const __m256i *)(xl + j));
-    __m256i lo = q->direct ? planes_q32(q->p + q->n_hi, q->n - q->n_hi, j >> 3)
-                           : _mm256_loadu_si256((const __m256i *)(q->qlo + j));
-    *vh = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, h), ones);
-    *vl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, l), ones);
-    if (two) {
-        __m256i hi = q->direct ? planes_q32(q->p, q->n_hi, j >> 3) : _mm256_loadu_si256((const __m256i *)(q->qhi + j));
-        *vh = _mm256_add_epi32(*vh, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, h), ones), 7));
-        *vl = _mm256_add_epi32(*vl, _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, l), ones), 7));
-    }
+BS_INLINE __m256i hsum8x8(__m256i a, __m256i b) {
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
 BS_INLINE int32_t hsum8(__m256i v) {
@@ -320,99 +374,288 @@ BS_INLINE int32_t hsum8(__m256i v) {
     return _mm_cvtsi128_si32(h);
 }
 
-/* One token against one row's q: the blocks' integer sums eight at a
-   time, e and f as vectors, their canonical dot in one accumulator (lane
-   k takes blocks b = k mod 8, as dot_f32), the remaining blocks in order. */
-BS_INLINE float q8_row_dot(const q8_src *q, const float *cb, const bs_q8_act *a, int t, int32_t offset, int two) {
-    const __m256i voff = _mm256_set1_epi32(offset);
-    const __m256 low = _mm256_set1_ps(0x1p-8f);
-    int nb = a->nb;
-    const int8_t *xh = a->q + t * a->stride, *xl = a->ql + t * a->stride;
-    const float *d = a->d + t * nb;
-    const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
+/* sum q_j X_j of one block as 8 int32 lanes: the byte codes split into
+   16-bit lanes, even columns by a mask and odd ones by a shift, against
+   the block's X in bs_q8_xpos order (vpmaddwd: q < 2^8, |X| < 2^15, exact). */
+BS_INLINE __m256i code_dot(__m256i q, const int16_t *x) {
+    __m256i even = _mm256_and_si256(q, _mm256_set1_epi16(0xff)), odd = _mm256_srli_epi16(q, 8);
+    return _mm256_add_epi32(_mm256_madd_epi16(even, _mm256_loadu_si256((const __m256i *)x)),
+                            _mm256_madd_epi16(odd, _mm256_loadu_si256((const __m256i *)(x + 16))));
+}
+
+/* Both parts of q for n > 8: hi << (n - 4) + lo, wrapping like the sums. */
+BS_INLINE __m256i split_dot(__m256i lo, __m256i hi, int n, const int16_t *x) {
+    __m256i v = code_dot(lo, x);
+    return n > 8 ? _mm256_add_epi32(v, _mm256_slli_epi32(code_dot(hi, x), n - 4)) : v;
+}
+
+/* The scales of a row's blocks: binary16 (sc), or 8-bit codes against the
+   row's reference (codes, base = ref - 32 * 255: scales.h), for groups of
+   32 and 64 (per = 1, 2 blocks a group); else from cb
+   (bs_q8_block_scales). */
+typedef struct scale_src {
+    const uint16_t *sc;
+    const uint8_t *codes;
+    int32_t base;
+    const float *cb;
+    int per;
+} scale_src;
+
+/* Decoded binary16 scales in 8 int32 lanes to f32: max(2^-14, base + 32
+   code) is a normal positive binary16 (the reader checked ref), whose f32
+   bits are its own shifted by 13 with the exponent bias moved (127 - 15). */
+BS_INLINE __m256 code_scales(__m256i codes, int32_t base) {
+    __m256i h = _mm256_max_epi32(_mm256_add_epi32(_mm256_slli_epi32(codes, 5), _mm256_set1_epi32(base)),
+                                 _mm256_set1_epi32(BS_SCALE_MIN));
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(h, 13), _mm256_set1_epi32(112 << 23)));
+}
+
+/* The scales of 8 groups from group g (one per 8 blocks, per = 1) or of 4
+   from g, each twice (per = 2). */
+BS_INLINE __m256 group_scales(const scale_src *c, int g) {
+    if (c->codes) {
+        int32_t w4[2];
+        if (c->per == 1) {
+            memcpy(w4, c->codes + g, 8);
+            return code_scales(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)w4)), c->base);
+        }
+        memcpy(w4, c->codes + g, 4);
+        __m256 four = code_scales(_mm256_cvtepu8_epi32(_mm_cvtsi32_si128(w4[0])), c->base);
+        return _mm256_permutevar8x32_ps(four, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    }
+    if (c->per == 1) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(c->sc + g)));
+    __m256 four = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(c->sc + g))));
+    return _mm256_permutevar8x32_ps(four, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+}
+
+/* c of blocks b .. b+7 (exact conversions). */
+BS_INLINE __m256 scales8(const scale_src *c, int b) {
+    if (c->per > 2) return _mm256_loadu_ps(c->cb + b);
+    return group_scales(c, b / c->per);
+}
+
+/* scales8 for the last, partial group of rem < 8 blocks from b, reading
+   only the row's own scales (the 8 or 4 groups that end the row, permuted
+   into place; other lanes repeat a real scale, and acc8 masks them). */
+BS_INLINE __m256 scales8_tail(const scale_src *c, int b, int rem, int gpr) {
+    const __m256i k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (c->per == 1 && gpr >= 8) {
+        __m256 v = group_scales(c, gpr - 8);
+        __m256i idx = _mm256_min_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(b - (gpr - 8))), _mm256_set1_epi32(7));
+        return _mm256_permutevar8x32_ps(v, idx);
+    }
+    if (c->per == 2 && gpr >= 4) {
+        __m256 v = group_scales(c, gpr - 4); /* groups gpr-4 .. gpr-1, each twice */
+        __m256i g = _mm256_srli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(b)), 1);
+        __m256i idx = _mm256_min_epi32(_mm256_sub_epi32(g, _mm256_set1_epi32(gpr - 4)), _mm256_set1_epi32(3));
+        return _mm256_permutevar8x32_ps(v, _mm256_add_epi32(idx, idx));
+    }
+    if (c->per > 2) return _mm256_loadu_ps(c->cb + b);
+    float t[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* narrow rows: a few scalar conversions */
+    for (int i = 0; i < rem; i++) {
+        int g = (b + i) / c->per;
+        t[i] = bs_f16_to_f32(c->codes ? bs_scale_decode((uint16_t)(c->base + 32 * 255), c->codes[g]) : c->sc[g]);
+    }
+    return _mm256_loadu_ps(t);
+}
+
+/* Eight blocks' sums (hsum8x8) into the canonical dot's lanes: E = 2S + o sx,
+   acc += (float)E * (c * d), lane k taking block b + k. */
+BS_INLINE __m256 acc8(__m256 acc, __m256i s, const int32_t *osx, __m256 c, const float *d, int b) {
+    __m256i e = _mm256_add_epi32(_mm256_add_epi32(s, s), _mm256_loadu_si256((const __m256i *)(osx + b)));
+    __m256 f = _mm256_mul_ps(c, _mm256_loadu_ps(d + b));
+    return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(e), f));
+}
+
+/* The codes of a packed row in byte lanes, block by block: read from the
+   chunks (direct: one token) or from a copy made once for several tokens
+   (qlo, qhi: 32 bytes per block). */
+typedef struct code_src {
+    const uint8_t *const *cp, *const *op;
+    const uint8_t *qlo, *qhi;
+} code_src;
+
+/* Blocks 2u and 2u + 1 of the row against x (the token's X from block 2u). */
+BS_INLINE void pair_dot(const code_src *q, int u, int n, int direct, const int16_t *x, __m256i *v0, __m256i *v1) {
+    __m256i a, b, ha = _mm256_setzero_si256(), hb = ha;
+    if (direct) {
+        unit_codes(q->cp, u, n, n > 8, &a, &b);
+        if (n > 8) quad_unit(q->cp[0], u, &ha, &hb);
+    } else {
+        a = _mm256_loadu_si256((const __m256i *)(q->qlo + 64 * u));
+        b = _mm256_loadu_si256((const __m256i *)(q->qlo + 64 * u + 32));
+        if (n > 8) {
+            ha = _mm256_loadu_si256((const __m256i *)(q->qhi + 64 * u));
+            hb = _mm256_loadu_si256((const __m256i *)(q->qhi + 64 * u + 32));
+        }
+    }
+    *v0 = split_dot(a, ha, n, x);
+    *v1 = split_dot(b, hb, n, x + 32);
+}
+
+/* The odd last block b. */
+BS_INLINE __m256i odd_dot(const code_src *q, int b, int n, int direct, const int16_t *x) {
+    int k = n > 8 ? 4 : 0;
+    if (direct)
+        return split_dot(planes_q32(q->op + k, n - k, 0), n > 8 ? planes_q32(q->op, 4, 0) : _mm256_setzero_si256(), n, x);
+    __m256i lo = _mm256_loadu_si256((const __m256i *)(q->qlo + 32 * b));
+    return split_dot(lo, n > 8 ? _mm256_loadu_si256((const __m256i *)(q->qhi + 32 * b)) : lo, n, x);
+}
+
+/* (float)E * (c * d) of the last, partial group of nb % 8 blocks from
+   b, padded with e = f = +0 (kernels_q8.h): computed before the whole
+   groups (its latency then hides behind them) and added after them, its
+   place in each lane's sum. */
+BS_INLINE __m256 q8_last(const code_src *q, int n, int direct, int nb, int gpr, const int16_t *x,
+                         const int32_t *osx, const float *d, const scale_src *cb) {
+    int b = nb & ~7, nu = nb / 2, units = nu - b / 2, k = nb - b; /* 0..3 whole units, then the odd block */
+    const __m256i z = _mm256_setzero_si256();
+    __m256i v0 = z, v1 = z, v2 = z, v3 = z, v4 = z, v5 = z, v6 = z, odd = z;
+    if (units > 0) pair_dot(q, b / 2, n, direct, x + 32 * b, &v0, &v1);
+    if (units > 1) pair_dot(q, b / 2 + 1, n, direct, x + 32 * (b + 2), &v2, &v3);
+    if (units > 2) pair_dot(q, b / 2 + 2, n, direct, x + 32 * (b + 4), &v4, &v5);
+    if (k & 1) odd = odd_dot(q, nb - 1, n, direct, x + 32 * (nb - 1));
+    switch (units) { /* the odd block's place */
+    case 0: v0 = odd; break;
+    case 1: v2 = odd; break;
+    case 2: v4 = odd; break;
+    default: v6 = odd; break;
+    }
+    __m256i s = hsum8x8(hsum4x8(v0, v1, v2, v3), hsum4x8(v4, v5, v6, z));
+    __m256 live = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+    return acc8(_mm256_setzero_ps(), s, osx, _mm256_and_ps(scales8_tail(cb, b, k, gpr), live), d, b);
+}
+
+/* One token against one packed row: acc of kernels_q8.h's canonical
+   result (before the 2^-(n+7) and the tail columns). */
+BS_INLINE float q8_row(const code_src *q, int n, int direct, int nb, int gpr, const int16_t *x,
+                       const int32_t *osx, const float *d, const scale_src *cb) {
+    __m256 last = nb % 8 ? q8_last(q, n, direct, nb, gpr, x, osx, d, cb) : _mm256_setzero_ps();
     __m256 acc = _mm256_setzero_ps();
-    int b = 0;
-    for (; b + 8 <= nb; b += 8) {
-        __m256i vh[8], vl[8];
-        for (int k = 0; k < 8; k++) block_dot(q, (b + k) * BS_Q8_BLOCK, xh, xl, two, &vh[k], &vl[k]);
-        __m256i ih = hsum8x8(vh), il = hsum8x8(vl);
-        __m256i eh = _mm256_add_epi32(_mm256_add_epi32(ih, ih), _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(sh + b))));
-        __m256i el = _mm256_add_epi32(_mm256_add_epi32(il, il), _mm256_mullo_epi32(voff, _mm256_loadu_si256((const __m256i *)(sl + b))));
-        __m256 e = _mm256_add_ps(_mm256_cvtepi32_ps(eh), _mm256_mul_ps(_mm256_cvtepi32_ps(el), low));
-        __m256 f = _mm256_mul_ps(_mm256_loadu_ps(cb + b), _mm256_loadu_ps(d + b));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(e, f));
+    for (int b = 0; b + 8 <= nb; b += 8) {
+        __m256i v0, v1, v2, v3, h[2];
+        for (int k = 0; k < 2; k++) {
+            pair_dot(q, b / 2 + 2 * k, n, direct, x + 32 * (b + 4 * k), &v0, &v1);
+            pair_dot(q, b / 2 + 2 * k + 1, n, direct, x + 32 * (b + 4 * k + 2), &v2, &v3);
+            h[k] = hsum4x8(v0, v1, v2, v3);
+        }
+        acc = acc8(acc, hsum8x8(h[0], h[1]), osx, scales8(cb, b), d, b);
     }
-    float sum = hsum_canon(acc);
-    for (; b < nb; b++) {
-        __m256i vh, vl;
-        block_dot(q, b * BS_Q8_BLOCK, xh, xl, two, &vh, &vl);
-        float e = (float)(2 * hsum8(vh) + offset * sh[b]) + (float)(2 * hsum8(vl) + offset * sl[b]) * 0x1p-8f;
-        sum += e * (cb[b] * d[b]);
-    }
-    return sum;
+    if (nb % 8) acc = _mm256_add_ps(acc, last);
+    return hsum_canon(acc);
 }
 
-/* bs_q8_block_scales with F16C: the row's binary16 scales 8 at a time,
-   each repeated for the group's blocks (exact conversions: same floats). */
-static void q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
-    int nb = l->cols / BS_Q8_BLOCK, per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
-    const uint16_t *sc = l->scales + (int64_t)r * gpr;
-    int ng = (nb + per - 1) / per; /* groups holding whole blocks */
-    for (int g0 = 0; g0 < ng; g0 += 8) {
-        __m128i h;
-        if (g0 + 8 <= gpr) {
-            h = _mm_loadu_si128((const __m128i *)(sc + g0));
-        } else { /* never read past the row's scales */
-            uint16_t t[8] = {0};
-            for (int k = 0; g0 + k < ng; k++) t[k] = sc[g0 + k];
-            h = _mm_loadu_si128((const __m128i *)t);
-        }
-        float c[8];
-        _mm256_storeu_ps(c, _mm256_cvtph_ps(h));
-        if (per == 2 && g0 + 8 <= ng && 2 * g0 + 16 <= nb) { /* the common group of 64 */
-            __m256 lo = _mm256_loadu_ps(c);
-            _mm256_storeu_ps(cb + 2 * g0, _mm256_permutevar8x32_ps(lo, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
-            _mm256_storeu_ps(cb + 2 * g0 + 8, _mm256_permutevar8x32_ps(lo, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
-            continue;
-        }
-        for (int k = 0; k < 8 && g0 + k < ng; k++)
-            for (int b = (g0 + k) * per; b < BS_MIN(nb, (g0 + k + 1) * per); b++) cb[b] = c[k];
-    }
+/* Row r's scale source. */
+BS_INLINE scale_src row_scales(const bs_linear *l, int32_t r, const float *cb, int per) {
+    int gpr = bs_groups_per_row(l->cols, l->group);
+    if (l->scale_codes)
+        return (scale_src){NULL, l->scale_codes + (int64_t)r * gpr, (int32_t)l->scale_ref[r] - 32 * 255, cb, per};
+    return (scale_src){l->scales + (int64_t)r * gpr, NULL, 0, cb, per};
 }
 
-/* kernels_q8.h's rows function. One token (decode): q is built in
-   registers block by block and used at once. Several: q of every whole
-   block into qrow first (32 columns a step, planes combined in byte
-   lanes), then every token against it from L1. */
-static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
-                    uint8_t *qrow) {
-    int n = l->n_blocks, rb = bs_row_bytes(l->cols), stride = a->stride;
-    int n_hi = n > 7 ? n - 7 : 0, two = n_hi > 0;
-    int32_t offset = 1 - (1 << n);
-    float inv = 1.0f;
-    for (int i = 1; i < n; i++) inv *= 0.5f;
-    uint8_t *qlo = qrow, *qhi = qrow + stride;
-    float *cb = (float *)(qrow + 2 * stride);
-    int tail = l->cols % BS_Q8_BLOCK != 0;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p[MAX_PLANES];
-        for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
-        q8_block_scales(l, r, cb);
-        q8_src direct = {p, n, n_hi, 1, NULL, NULL}, stored = {p, n, n_hi, 0, qlo, qhi};
+/* q8_row for two rows at once (one token, direct codes): two independent
+   dependency chains per step, the same operations per row. */
+BS_INLINE void q8_row2(const code_src *qa, const code_src *qb, int n, int nb, int gpr, const int16_t *x,
+                       const int32_t *osx, const float *d, const scale_src *ca, const scale_src *cbb, float *ya,
+                       float *yb) {
+    __m256 la = _mm256_setzero_ps(), lb = la, acc_a = la, acc_b = la;
+    if (nb % 8) {
+        la = q8_last(qa, n, 1, nb, gpr, x, osx, d, ca);
+        lb = q8_last(qb, n, 1, nb, gpr, x, osx, d, cbb);
+    }
+    for (int b = 0; b + 8 <= nb; b += 8) {
+        __m256i v0, v1, v2, v3, ha[2], hb[2];
+        for (int k = 0; k < 2; k++) {
+            pair_dot(qa, b / 2 + 2 * k, n, 1, x + 32 * (b + 4 * k), &v0, &v1);
+            pair_dot(qa, b / 2 + 2 * k + 1, n, 1, x + 32 * (b + 4 * k + 2), &v2, &v3);
+            ha[k] = hsum4x8(v0, v1, v2, v3);
+            pair_dot(qb, b / 2 + 2 * k, n, 1, x + 32 * (b + 4 * k), &v0, &v1);
+            pair_dot(qb, b / 2 + 2 * k + 1, n, 1, x + 32 * (b + 4 * k + 2), &v2, &v3);
+            hb[k] = hsum4x8(v0, v1, v2, v3);
+        }
+        acc_a = acc8(acc_a, hsum8x8(ha[0], ha[1]), osx, scales8(ca, b), d, b);
+        acc_b = acc8(acc_b, hsum8x8(hb[0], hb[1]), osx, scales8(cbb, b), d, b);
+    }
+    if (nb % 8) acc_a = _mm256_add_ps(acc_a, la), acc_b = _mm256_add_ps(acc_b, lb);
+    *ya = hsum_canon(acc_a), *yb = hsum_canon(acc_b);
+}
+
+/* kernels_q8.h's rows function for n planes. One token (decode): codes
+   built in registers unit by unit from the packed chunks and used at once.
+   Several: every block's codes into work first, then each token against
+   them from L1. Rows past rows & ~3 (plain) go to the reference. work:
+   cb (nb floats), then codes (32 bytes per block, low and high parts). */
+BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
+                         uint8_t *work, int n) {
+    int nb = a->nb, nu = nb / 2, stride = nb * BS_Q8_BLOCK, tail = l->cols % BS_Q8_BLOCK != 0;
+    int per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
+    float inv = bs_q8_inv(n), *cb = (float *)work;
+    uint8_t *qlo = work + 4 * (size_t)nb, *qhi = qlo + stride;
+    int r = r0, rend = BS_MIN(r1, bs_pk_rows4(l->rows));
+    if (n_tok == 1 && per <= 2) /* decode: rows in pairs */
+        for (; r + 2 <= rend; r += 2) {
+            const uint8_t *cp[2][BS_PK_MAX_CHUNKS], *op[2][12];
+            pk_row(l, r, n, cp[0], op[0]);
+            pk_row(l, r + 1, n, cp[1], op[1]);
+            scale_src sa = row_scales(l, r, cb, per), sb = row_scales(l, r + 1, cb, per);
+            code_src qa = {cp[0], op[0], NULL, NULL}, qb = {cp[1], op[1], NULL, NULL};
+            float ya, yb;
+            q8_row2(&qa, &qb, n, nb, gpr, a->xq, a->osx, a->d, &sa, &sb, &ya, &yb);
+            ya *= inv, yb *= inv;
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, ya) : ya;
+            y[r + 1] = tail ? bs_q8_planes_tail(l, r + 1, a->x, yb) : yb;
+        }
+    for (; r < rend; r++) {
+        const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
+        pk_row(l, r, n, cp, op);
+        scale_src sc = row_scales(l, r, cb, per);
+        if (per > 2) {
+            bs_q8_block_scales(l, r, cb);
+            for (int b = nb; b < a->nb8; b++) cb[b] = 0.0f;
+        }
+        code_src direct = {cp, op, NULL, NULL}, stored = {cp, op, qlo, qhi};
         if (n_tok == 1) {
-            float acc = two ? q8_row_dot(&direct, cb, a, 0, offset, 1) : q8_row_dot(&direct, cb, a, 0, offset, 0);
-            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc * inv) : acc * inv;
+            float acc = q8_row(&direct, n, 1, nb, gpr, a->xq, a->osx, a->d, &sc) * inv;
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc) : acc;
             continue;
         }
-        for (int j = 0; j < stride; j += BS_Q8_BLOCK) {
-            _mm256_storeu_si256((__m256i *)(qlo + j), planes_q32(p + n_hi, n - n_hi, j >> 3));
-            if (two) _mm256_storeu_si256((__m256i *)(qhi + j), planes_q32(p, n_hi, j >> 3));
+        for (int u = 0; u < nu; u++) {
+            __m256i qa, qb;
+            unit_codes(cp, u, n, n > 8, &qa, &qb);
+            _mm256_storeu_si256((__m256i *)(qlo + 64 * u), qa);
+            _mm256_storeu_si256((__m256i *)(qlo + 64 * u + 32), qb);
+            if (n > 8) {
+                quad_unit(cp[0], u, &qa, &qb);
+                _mm256_storeu_si256((__m256i *)(qhi + 64 * u), qa);
+                _mm256_storeu_si256((__m256i *)(qhi + 64 * u + 32), qb);
+            }
+        }
+        if (nb % 2) {
+            int k = n > 8 ? 4 : 0;
+            _mm256_storeu_si256((__m256i *)(qlo + 64 * nu), planes_q32(op + k, n - k, 0));
+            if (n > 8) _mm256_storeu_si256((__m256i *)(qhi + 64 * nu), planes_q32(op, 4, 0));
         }
         for (int t = 0; t < n_tok; t++) {
-            float acc = two ? q8_row_dot(&stored, cb, a, t, offset, 1) : q8_row_dot(&stored, cb, a, t, offset, 0);
-            float yt = acc * inv;
-            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
+            float acc = q8_row(&stored, n, 0, nb, gpr, a->xq + (size_t)t * stride, a->osx + t * a->nb8, a->d + t * a->nb8, &sc) * inv;
+            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, acc) : acc;
         }
+    }
+    if (r < r1) bs_q8_planes_rows_ref(l, a, n_tok, y, r, r1, work);
+}
+
+static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1, uint8_t *work) {
+    switch (l->n_blocks) { /* bs_q8_planes_ok: 1 <= n <= BS_Q8_MAX_PLANES */
+    case 1: q8_rows_n(l, a, n_tok, y, r0, r1, work, 1); break;
+    case 2: q8_rows_n(l, a, n_tok, y, r0, r1, work, 2); break;
+    case 3: q8_rows_n(l, a, n_tok, y, r0, r1, work, 3); break;
+    case 4: q8_rows_n(l, a, n_tok, y, r0, r1, work, 4); break;
+    case 5: q8_rows_n(l, a, n_tok, y, r0, r1, work, 5); break;
+    case 6: q8_rows_n(l, a, n_tok, y, r0, r1, work, 6); break;
+    case 7: q8_rows_n(l, a, n_tok, y, r0, r1, work, 7); break;
+    case 8: q8_rows_n(l, a, n_tok, y, r0, r1, work, 8); break;
+    case 9: q8_rows_n(l, a, n_tok, y, r0, r1, work, 9); break;
+    case 10: q8_rows_n(l, a, n_tok, y, r0, r1, work, 10); break;
+    default: q8_rows_n(l, a, n_tok, y, r0, r1, work, 11); break;
     }
 }
 
@@ -453,7 +696,7 @@ BS_INLINE void qmat_rows(const bs_qmat *m, const int8_t *xq, const float *xd, co
         for (; b + 8 <= nb; b += 8) {
             __m256i v[8];
             for (int k = 0; k < 8; k++) v[k] = qmat_block(q + (b + k) * bb, xq + (b + k) * 32, bits);
-            __m256i isum = _mm256_sub_epi32(hsum8x8(v), _mm256_mullo_epi32(eight, _mm256_loadu_si256((const __m256i *)(xs + b))));
+            __m256i isum = _mm256_sub_epi32(hsum8x8(hsum4x8(v[0], v[1], v[2], v[3]), hsum4x8(v[4], v[5], v[6], v[7])), _mm256_mullo_epi32(eight, _mm256_loadu_si256((const __m256i *)(xs + b))));
             __m256 f = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(d + b))), _mm256_loadu_ps(xd + b));
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), f));
         }

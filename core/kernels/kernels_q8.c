@@ -5,12 +5,13 @@
 #include "half.h"
 #include "linear.h"
 #include "model.h"
+#include "planes_pack.h"
 
 #include <string.h>
 
 int bs_q8_planes_ok(const bs_linear *l, int n_tok) {
-    return n_tok < BS_Q8_MAX_TOK && l->kind == BS_LIN_PLANES && l->n_blocks >= 1 && l->n_blocks <= BS_Q8_MAX_PLANES &&
-           l->group % BS_Q8_BLOCK == 0;
+    return n_tok < BS_Q8_MAX_TOK && l->kind == BS_LIN_PLANES && l->packed && l->n_blocks >= 1 &&
+           l->n_blocks <= BS_Q8_MAX_PLANES && l->group % BS_Q8_BLOCK == 0;
 }
 
 /* Round half to even of |v| < 2^22 with two float additions (exact, the
@@ -55,84 +56,91 @@ void bs_q8_quantize(const float *x, int nb, int8_t *q, int8_t *ql, float *d, int
     }
 }
 
+static size_t nb8_of(int32_t cols) { return ((size_t)cols / BS_Q8_BLOCK + 7) & ~(size_t)7; }
+
+size_t bs_q8_work(int32_t cols) {
+    return ((2 * (size_t)cols + 15) & ~(size_t)15) + 12 * nb8_of(cols) + 16; /* codes (u16), cb, e, f */
+}
+
 size_t bs_q8_scratch(int32_t cols) {
-    size_t nb = (size_t)cols / BS_Q8_BLOCK, stride = nb * BS_Q8_BLOCK;
-    /* per token: two digit rows, d, s, sl; then qrow: 2 * stride + 3 * nb floats */
-    size_t bytes = BS_Q8_TOK * (2 * stride + 12 * nb) + 2 * stride + 12 * nb;
+    size_t nb = (size_t)cols / BS_Q8_BLOCK, nb8 = nb8_of(cols), stride = nb * BS_Q8_BLOCK;
+    /* per token: d, osx (4 nb8 each), X (2 stride); one token's digit
+       sums (8 nb) and digits (2 stride); work, 16-aligned */
+    size_t bytes = BS_Q8_TOK * (8 * nb8 + 2 * stride) + 8 * nb + 2 * stride + 16 + bs_q8_work(cols);
     return (bytes + 3) / 4;
+}
+
+float bs_q8_inv(int n) {
+    float inv = 1.0f;
+    for (int i = 0; i < n + 7; i++) inv *= 0.5f;
+    return inv;
 }
 
 void bs_q8_planes_matmul(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                          float *scratch, bs_q8_rows_fn rows) {
-    int cols = l->cols, nb = cols / BS_Q8_BLOCK, stride = nb * BS_Q8_BLOCK;
+    int cols = l->cols, nb = cols / BS_Q8_BLOCK, nb8 = (int)nb8_of(cols), stride = nb * BS_Q8_BLOCK;
+    uint32_t o = 1u - (1u << l->n_blocks); /* 1 - 2^n mod 2^32 */
     /* scratch: see bs_q8_scratch */
     float *d = scratch;
-    int32_t *s = (int32_t *)(d + BS_Q8_TOK * nb), *sl = s + BS_Q8_TOK * nb;
-    int8_t *q = (int8_t *)(sl + BS_Q8_TOK * nb), *ql = q + BS_Q8_TOK * stride;
-    uint8_t *qrow = (uint8_t *)(ql + BS_Q8_TOK * stride);
+    int32_t *osx = (int32_t *)(d + BS_Q8_TOK * nb8), *sh = osx + BS_Q8_TOK * nb8, *sl = sh + nb;
+    int16_t *xq = (int16_t *)(sl + nb);
+    int8_t *xh = (int8_t *)(xq + BS_Q8_TOK * stride), *xl = xh + stride;
+    uintptr_t w = (uintptr_t)(xl + stride);
+    uint8_t *work = (uint8_t *)((w + 15) & ~(uintptr_t)15);
     for (int t0 = 0; t0 < n_tok; t0 += BS_Q8_TOK) {
         int nt = BS_MIN(BS_Q8_TOK, n_tok - t0);
-        for (int t = 0; t < nt; t++)
-            bs_q8_quantize(x + (int64_t)(t0 + t) * cols, nb, q + t * stride, ql + t * stride, d + t * nb,
-                           s + t * nb, sl + t * nb);
-        bs_q8_act a = {x + (int64_t)t0 * cols, q, ql, d, s, sl, nb, stride, cols};
-        rows(l, &a, nt, y + (int64_t)t0 * l->rows, r0, r1, qrow);
+        for (int t = 0; t < nt; t++) {
+            bs_q8_quantize(x + (int64_t)(t0 + t) * cols, nb, xh, xl, d + t * nb8, sh, sl);
+            int16_t *xt = xq + (size_t)t * stride;
+            for (int b = 0; b < nb; b++) {
+                for (int j = 0; j < BS_Q8_BLOCK; j++)
+                    xt[b * BS_Q8_BLOCK + bs_q8_xpos(j)] = (int16_t)(256 * xh[b * BS_Q8_BLOCK + j] + xl[b * BS_Q8_BLOCK + j]);
+                osx[t * nb8 + b] = (int32_t)(o * (uint32_t)(256 * sh[b] + sl[b]));
+            }
+            for (int b = nb; b < nb8; b++) d[t * nb8 + b] = 0.0f, osx[t * nb8 + b] = 0;
+        }
+        bs_q8_act a = {x + (int64_t)t0 * cols, xq, d, osx, nb, nb8, cols};
+        rows(l, &a, nt, y + (int64_t)t0 * l->rows, r0, r1, work);
     }
 }
 
 void bs_q8_block_scales(const bs_linear *l, int32_t r, float *cb) {
     int nb = l->cols / BS_Q8_BLOCK, per = l->group / BS_Q8_BLOCK;
-    const uint16_t *sc = l->scales + (int64_t)r * bs_groups_per_row(l->cols, l->group);
-    for (int b = 0; b < nb; b++) cb[b] = bs_f16_to_f32(sc[b / per]);
+    for (int b = 0; b < nb; b++) cb[b] = bs_f16_to_f32(bs_linear_scale_bits(l, r, b / per));
 }
 
 float bs_q8_planes_tail(const bs_linear *l, int32_t r, const float *x, float y) {
-    int n = l->n_blocks, cols = l->cols, rb = bs_row_bytes(cols);
+    int n = l->n_blocks, cols = l->cols;
     int32_t offset = 1 - (1 << n);
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
-    const uint16_t *sc = l->scales + (int64_t)r * bs_groups_per_row(cols, l->group);
     for (int j = cols / BS_Q8_BLOCK * BS_Q8_BLOCK; j < cols; j++) {
-        int32_t q = 0;
-        for (int i = 0; i < n; i++) q = (q << 1) | ((l->planes[i][(int64_t)r * rb + (j >> 3)] >> (7 - (j & 7))) & 1);
-        float w = bs_f16_to_f32(sc[j / l->group]) * (float)(2 * q + offset) * inv;
+        float w = bs_f16_to_f32(bs_linear_scale_bits(l, r, j / l->group)) * (float)(2 * bs_planes_code(l, r, j) + offset) * inv;
         y += w * x[j];
     }
     return y;
 }
 
 void bs_q8_planes_rows_ref(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0,
-                           int r1, uint8_t *qrow) {
-    int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
-    int32_t offset = 1 - (1 << n);
-    float inv = 1.0f;
-    for (int i = 1; i < n; i++) inv *= 0.5f;
-    uint8_t *qlo = qrow, *qhi = qrow + stride;
-    float *cb = (float *)(qrow + 2 * stride), *e = cb + nb, *f = e + nb;
+                           int r1, uint8_t *work) {
+    int nb = a->nb, nb8 = a->nb8, stride = nb * BS_Q8_BLOCK;
+    float inv = bs_q8_inv(l->n_blocks);
+    uint16_t *q = (uint16_t *)work;
+    float *cb = (float *)(work + ((2 * (size_t)l->cols + 15) & ~(size_t)15)), *e = cb + nb8, *f = e + nb8;
     for (int r = r0; r < r1; r++) {
-        /* q of the row's whole blocks, as its low 7 bits and the rest */
-        for (int j = 0; j < stride; j++) {
-            int32_t v = 0;
-            for (int i = 0; i < n; i++) v = (v << 1) | ((l->planes[i][(int64_t)r * rb + (j >> 3)] >> (7 - (j & 7))) & 1);
-            qlo[j] = (uint8_t)(v & 0x7f);
-            qhi[j] = (uint8_t)(v >> 7);
-        }
+        bs_planes_row_codes(l, r, q);
         bs_q8_block_scales(l, r, cb);
         for (int t = 0; t < n_tok; t++) {
-            const int8_t *xh = a->q + t * stride, *xl = a->ql + t * stride;
-            const float *d = a->d + t * nb;
-            const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
+            const int16_t *xt = a->xq + (size_t)t * stride;
             for (int b = 0; b < nb; b++) {
-                int32_t ih = 0, il = 0;
-                for (int j = b * BS_Q8_BLOCK; j < (b + 1) * BS_Q8_BLOCK; j++) {
-                    int32_t qj = qhi[j] * 128 + qlo[j];
-                    ih += qj * xh[j];
-                    il += qj * xl[j];
-                }
-                e[b] = (float)(2 * ih + offset * sh[b]) + (float)(2 * il + offset * sl[b]) * 0x1p-8f;
-                f[b] = cb[b] * d[b];
+                uint32_t s = 0; /* sum q_j X_j mod 2^32; E_b itself fits int32 */
+                for (int j = 0; j < BS_Q8_BLOCK; j++)
+                    s += (uint32_t)q[b * BS_Q8_BLOCK + j] * (uint32_t)xt[b * BS_Q8_BLOCK + bs_q8_xpos(j)];
+                e[b] = (float)(int32_t)(2 * s + (uint32_t)a->osx[t * nb8 + b]);
+                f[b] = cb[b] * a->d[t * nb8 + b];
             }
-            float acc = bs_dot_f32_ref(e, f, nb);
+            for (int b = nb; b < nb8; b++) e[b] = f[b] = 0.0f;
+            float acc = bs_dot_f32_ref(e, f, nb8); /* whole vectors of 8: no tail */
             y[(int64_t)t * l->rows + r] = bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, acc * inv);
         }
     }

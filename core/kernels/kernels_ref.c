@@ -3,8 +3,10 @@
 #include "kernels.h"
 #include "kernels_lut.h"
 #include "kernels_q8.h"
+#include "planes_pack.h"
 
 #include "half.h"
+#include "linear.h"
 #include "model.h"
 
 #include <string.h>
@@ -43,18 +45,17 @@ static void expand_signs(const uint8_t *bits, int cols, float *out) {
 
 /* Row r of a bit-plane matrix with n planes: per group, value =
    c * (2q + 1 - 2^n) / 2^(n-1), q the n-bit integer the planes spell
-   (plane 0 most significant). Every product here is exact in f32 for
-   n <= 13, so all implementations agree bit for bit. */
+   (plane 0 most significant; packed or plain, planes_pack.h). Every
+   product here is exact in f32 for n <= 13, so all implementations agree
+   bit for bit. */
 static void row_planes(const bs_linear *l, int32_t r, float *out) {
-    int32_t n = l->n_blocks, rb = bs_row_bytes(l->cols), gpr = bs_groups_per_row(l->cols, l->group);
+    int32_t n = l->n_blocks;
     float inv = 1.0f;
     for (int i = 1; i < n; i++) inv *= 0.5f;
     int32_t offset = 1 - (1 << n);
     for (int j = 0; j < l->cols; j++) {
-        int32_t q = 0;
-        for (int i = 0; i < n; i++)
-            q = (q << 1) | ((l->planes[i][(int64_t)r * rb + (j >> 3)] >> (7 - (j & 7))) & 1);
-        float c = bs_f16_to_f32(l->scales[(int64_t)r * gpr + j / l->group]);
+        int32_t q = bs_planes_code(l, r, j);
+        float c = bs_f16_to_f32(bs_linear_scale_bits(l, r, j / l->group));
         out[j] = c * (float)(2 * q + offset) * inv;
     }
 }

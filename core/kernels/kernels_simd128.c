@@ -24,10 +24,12 @@
 #include "kernels.h"
 #include "kernels_lut.h"
 #include "kernels_q8.h"
+#include "planes_pack.h"
 
 #include "half.h"
 #include "linear.h"
 #include "model.h"
+#include "scales.h"
 
 #include <string.h>
 #include <wasm_simd128.h>
@@ -87,8 +89,7 @@ static void dot4_f32(const float *w0, const float *w1, const float *w2, const fl
    with an in-range result) rebuilds them; exponent 31 (inf, NaN) is
    patched to the f32 inf/NaN with the same mantissa bits; the sign is
    or-ed back (giving -0 and negative subnormals as -f does). */
-static inline v128_t f16x4_to_f32(const uint16_t *p) {
-    v128_t h = wasm_u32x4_load16x4(p);
+static inline v128_t f16x4_bits_to_f32(v128_t h) { /* h: four halves in u32 lanes */
     v128_t mag = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
     v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(0x1p112f));
     v128_t special = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x0f800000)); /* exponent 31 */
@@ -96,12 +97,12 @@ static inline v128_t f16x4_to_f32(const uint16_t *p) {
     return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
 }
 
-/* Tables indexed by one packed sign byte (8 columns, MSB first), built
-   by the preprocessor so they are constant data: the 8 bits as i16 lanes
-   (0 or 1), and as the f32 sign-bit xor that turns m into (bit ? m : -m)
-   (0 where the bit is set, 0x80000000 where it is clear). */
-#define BS_BITS8(x) {((x) >> 7) & 1, ((x) >> 6) & 1, ((x) >> 5) & 1, ((x) >> 4) & 1, \
-                     ((x) >> 3) & 1, ((x) >> 2) & 1, ((x) >> 1) & 1, (x) & 1}
+static inline v128_t f16x4_to_f32(const uint16_t *p) { return f16x4_bits_to_f32(wasm_u32x4_load16x4(p)); }
+
+/* A table indexed by one packed sign byte (8 columns, MSB first), built
+   by the preprocessor so it is constant data: the f32 sign-bit xor that
+   turns m into (bit ? m : -m) (0 where the bit is set, 0x80000000 where
+   it is clear). */
 #define BS_NEG(x, k) (((x) >> (7 - (k))) & 1 ? 0u : 0x80000000u)
 #define BS_NEG8(x) {BS_NEG(x, 0), BS_NEG(x, 1), BS_NEG(x, 2), BS_NEG(x, 3), \
                     BS_NEG(x, 4), BS_NEG(x, 5), BS_NEG(x, 6), BS_NEG(x, 7)}
@@ -109,7 +110,6 @@ static inline v128_t f16x4_to_f32(const uint16_t *p) {
 #define BS_X16(M, x) BS_X4(M, x), BS_X4(M, (x) + 4), BS_X4(M, (x) + 8), BS_X4(M, (x) + 12)
 #define BS_X64(M, x) BS_X16(M, x), BS_X16(M, (x) + 16), BS_X16(M, (x) + 32), BS_X16(M, (x) + 48)
 #define BS_X256(M) BS_X64(M, 0), BS_X64(M, 64), BS_X64(M, 128), BS_X64(M, 192)
-static const int16_t bits_i16[256][8] __attribute__((aligned(16))) = {BS_X256(BS_BITS8)};
 static const uint32_t neg_xor[256][8] __attribute__((aligned(16))) = {BS_X256(BS_NEG8)};
 
 static inline int sign_bit(const uint8_t *row, int j) { return (row[j >> 3] >> (7 - (j & 7))) & 1; }
@@ -121,57 +121,6 @@ static void row_f16(const bs_linear *l, int32_t r, float *out) {
     int j = 0;
     for (; j + 4 <= l->cols; j += 4) wasm_v128_store(out + j, f16x4_to_f32(src + j));
     for (; j < l->cols; j++) out[j] = bs_f16_to_f32(src[j]);
-}
-
-/* Row r of a bit-plane matrix (kernels_ref.c row_planes). Eight columns
-   (one byte of each plane) per step: q is built in i16 lanes as
-   q = 2q + bit (bits from a table; q < 2^12 fits), then
-   widened to i32 and converted. The reference computes
-   c * (float)(2q + offset) * inv with both products exact (c has 11
-   significant bits, 2q + offset at most 13, inv a power of two and no
-   result below 2^-35), so any exact evaluation gives its bits: here
-   (c * inv), once per group, times (2q + offset). Needs n >= 1; the
-   .bstk reader allows at most 12 planes, more go to the reference. */
-static void row_planes(const bs_linear *l, int32_t r, float *out) {
-    int32_t n = l->n_blocks, cols = l->cols, group = l->group, rb = bs_row_bytes(cols);
-    if (n > 12) {
-        bs_linear_row(l, r, out);
-        return;
-    }
-    int32_t gpr = bs_groups_per_row(cols, group);
-    float inv = 1.0f;
-    for (int i = 1; i < n; i++) inv *= 0.5f;
-    const int32_t offset = 1 - (1 << n);
-    const uint16_t *sc = l->scales + (int64_t)r * gpr;
-    const uint8_t *bytes[12];
-    for (int i = 0; i < n; i++) bytes[i] = l->planes[i] + (int64_t)r * rb;
-    const v128_t voff = wasm_i32x4_splat(offset);
-    int j = 0;
-    for (; j + 8 <= cols; j += 8) {
-        v128_t q = wasm_i16x8_splat(0);
-        for (int i = 0; i < n; i++) {
-            q = wasm_i16x8_add(wasm_i16x8_add(q, q), wasm_v128_load(bits_i16[bytes[i][j >> 3]]));
-        }
-        v128_t qlo = wasm_i32x4_extend_low_i16x8(q), qhi = wasm_i32x4_extend_high_i16x8(q);
-        v128_t vlo = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_add(qlo, qlo), voff));
-        v128_t vhi = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_add(qhi, qhi), voff));
-        v128_t clo, chi;
-        if (j / group == (j + 7) / group) {
-            clo = chi = wasm_f32x4_splat(bs_f16_to_f32(sc[j / group]) * inv);
-        } else { /* a group boundary inside these 8 columns */
-            float c[8];
-            for (int k = 0; k < 8; k++) c[k] = bs_f16_to_f32(sc[(j + k) / group]) * inv;
-            clo = wasm_v128_load(c);
-            chi = wasm_v128_load(c + 4);
-        }
-        wasm_v128_store(out + j, wasm_f32x4_mul(clo, vlo));
-        wasm_v128_store(out + j + 4, wasm_f32x4_mul(chi, vhi));
-    }
-    for (; j < cols; j++) {
-        int32_t q = 0;
-        for (int i = 0; i < n; i++) q = (q << 1) | sign_bit(bytes[i], j);
-        out[j] = bs_f16_to_f32(sc[j / group]) * (float)(2 * q + offset) * inv;
-    }
 }
 
 /* Row r of an AVD matrix (kernels_ref.c row_avd): per block, column j's
@@ -207,6 +156,224 @@ static void row_avd(const bs_linear *l, int32_t r, float *out) {
     }
 }
 
+/* ---- bit planes: the packed layout (planes_pack.h) -------------------------- */
+
+#define BS_INLINE static inline __attribute__((always_inline))
+
+/* The chunk rows of packed row r of an n-plane matrix, in chunk order
+   (quads, the pair, the single: bs_pk_chunks), and the plain planes of
+   its odd last block in plane order (when nb is odd). */
+BS_INLINE void pk_row(const bs_linear *l, int32_t r, int n, const uint8_t **cp, const uint8_t **op) {
+    int32_t rb = bs_row_bytes(l->cols), nu = l->cols / 64;
+    int k = 0, i = 0;
+    for (int c4 = 0; c4 < n / 4; c4++) cp[k++] = bs_pk_chunk_row(l->planes, (bs_pk_chunk){4 * c4, 4}, r, rb);
+    if (n % 4 >= 2) cp[k++] = bs_pk_chunk_row(l->planes, (bs_pk_chunk){n / 4 * 4, 2}, r, rb);
+    if (n % 2) cp[k++] = bs_pk_chunk_row(l->planes, (bs_pk_chunk){n - 1, 1}, r, rb);
+    if ((l->cols / 32) % 2)
+        for (int c = 0; c < k; c++) {
+            int w = c < n / 4 ? 4 : (n % 4 >= 2 && c == n / 4) ? 2 : 1;
+            for (int p = 0; p < w; p++) op[i++] = cp[c] + 8 * w * nu + 4 * p;
+        }
+}
+
+/* The masks of the packed layout's fields, read from memory: clang would
+   fold each into a v128.const at every use, and V8 builds a v128.const
+   anew each time (several instructions; a load is one, folded into the
+   operation). Rows: 0-4 quad fields at bit s (0x0f << s), 5-6 pair fields
+   (0x03 << s), 7-10 a single unit's bits k and k + 1 (k = 0, 2, 4, 6: one
+   per half of the vector), 11 0x01 bytes, 12 0x00ff words. */
+#define PK_B(x) {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}
+#define PK_S(a, b) {a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b}
+static const uint8_t pk_masks[13][16] __attribute__((aligned(16))) = {
+    PK_B(0x0f), PK_B(0x1e), PK_B(0x3c), PK_B(0x78), PK_B(0xf0), PK_B(0x03), PK_B(0x06),
+    PK_S(1, 2), PK_S(4, 8), PK_S(16, 32), PK_S(64, 128), PK_B(1),
+    {0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0}};
+#undef PK_S
+#undef PK_B
+/* Read through an opaque pointer, so the compiler keeps loads. */
+static const void *const volatile pk_masks_at = pk_masks;
+static inline const v128_t *pk_k(void) { return (const v128_t *)pk_masks_at; }
+
+/* The c-bit field at bit f of every byte, moved to bit s (one 16-bit
+   shift and a mask: no bit of the neighbouring byte comes through for
+   fields that fit their byte, planes_pack.h). */
+BS_INLINE v128_t field(v128_t v, int f, int s, int c, const v128_t *K) {
+    if (f > s) v = wasm_u16x8_shr(v, f - s);
+    if (f < s) v = wasm_i16x8_shl(v, s - f);
+    return wasm_v128_and(v, wasm_v128_load(&K[c == 4 ? s : 5 + s]));
+}
+
+/* Bit k (lanes 0-7) and k + 1 (lanes 8-15) of each byte of a single
+   unit's 8 bytes, as 0 / 1: a mask, then an unsigned min. */
+BS_INLINE v128_t single_bits(v128_t x, int k, const v128_t *K) {
+    return wasm_u8x16_min(wasm_v128_and(x, wasm_v128_load(&K[7 + k / 2])), wasm_v128_load(&K[11]));
+}
+
+/* Codes of blocks 2u and 2u + 1 of a packed row as byte lanes: c[0], c[1]
+   columns 0-15 and 16-31 of block 2u, c[2], c[3] those of block 2u + 1;
+   the chunks from chunk k0 on, each at its place n - p0 - c in q. k0 = 0
+   gives q (n <= 8); k0 = 1 its low n - 4 bits, quad_unit its top four.
+   Quad units: two loads, four fields; pair units: one load, four fields;
+   single units: their 8 bytes in both halves, a mask and a min per field
+   pair. */
+BS_INLINE void unit_codes(const uint8_t *const *cp, int u, int n, int k0, v128_t *c, const v128_t *K) {
+    v128_t c0 = wasm_i8x16_splat(0), c1 = c0, c2 = c0, c3 = c0;
+    int nq = n / 4, k = nq;
+    for (int c4 = k0; c4 < nq; c4++) {
+        int s = n - 4 * c4 - 4;
+        v128_t v0 = wasm_v128_load(cp[c4] + 32 * u), v1 = wasm_v128_load(cp[c4] + 32 * u + 16);
+        c0 = wasm_v128_or(c0, field(v0, 0, s, 4, K));
+        c1 = wasm_v128_or(c1, field(v1, 0, s, 4, K));
+        c2 = wasm_v128_or(c2, field(v0, 4, s, 4, K));
+        c3 = wasm_v128_or(c3, field(v1, 4, s, 4, K));
+    }
+    if (n % 4 >= 2) {
+        int s = n % 2;
+        v128_t v = wasm_v128_load(cp[k++] + 16 * u);
+        c0 = wasm_v128_or(c0, field(v, 0, s, 2, K));
+        c1 = wasm_v128_or(c1, field(v, 2, s, 2, K));
+        c2 = wasm_v128_or(c2, field(v, 4, s, 2, K));
+        c3 = wasm_v128_or(c3, field(v, 6, s, 2, K));
+    }
+    if (n % 2) {
+        v128_t x = wasm_v128_load64_splat(cp[k] + 8 * u);
+        c0 = wasm_v128_or(c0, single_bits(x, 0, K));
+        c1 = wasm_v128_or(c1, single_bits(x, 2, K));
+        c2 = wasm_v128_or(c2, single_bits(x, 4, K));
+        c3 = wasm_v128_or(c3, single_bits(x, 6, K));
+    }
+    c[0] = c0, c[1] = c1, c[2] = c2, c[3] = c3;
+}
+
+BS_INLINE void quad_unit(const uint8_t *row, int u, v128_t *c, const v128_t *K) {
+    v128_t v0 = wasm_v128_load(row + 32 * u), v1 = wasm_v128_load(row + 32 * u + 16);
+    c[0] = field(v0, 0, 0, 4, K), c[1] = field(v1, 0, 0, 4, K), c[2] = field(v0, 4, 0, 4, K), c[3] = field(v1, 4, 0, 4, K);
+}
+
+/* q of 16 columns (bytes m, m + 1 of n <= 8 plain planes, p[0] most
+   significant) in byte lanes: each plane's two bytes splat, lane k
+   picking byte k / 8 and testing bit 7 - k % 8; q = 2q + bit. Only for
+   the odd last block of a packed row, which its chunks keep plain. */
+BS_INLINE v128_t planes_q16(const uint8_t *const *p, int n, int m) {
+    const v128_t pick = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t bit = wasm_u8x16_const(0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1, 0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1);
+    v128_t q = wasm_i8x16_splat(0);
+    for (int i = 0; i < n; i++) {
+        v128_t b = wasm_i8x16_swizzle(wasm_v128_load16_splat(p[i] + m), pick);
+        q = wasm_i8x16_sub(wasm_i8x16_add(q, q), wasm_i8x16_eq(wasm_v128_and(b, bit), bit));
+    }
+    return q;
+}
+
+/* The odd last block's codes (c[0], c[1]; c[2], c[3] the high part when n > 8). */
+BS_INLINE void odd_codes(const uint8_t *const *op, int n, v128_t *c) {
+    int k = n > 8 ? 4 : 0;
+    c[0] = planes_q16(op + k, n - k, 0), c[1] = planes_q16(op + k, n - k, 2);
+    if (n > 8) c[2] = planes_q16(op, 4, 0), c[3] = planes_q16(op, 4, 2);
+}
+
+/* 16 weights from column j: (c * inv) * (float)(2q + offset), q = lo (+ hi
+   << (n - 4) when n > 8) in byte lanes; the scale per 4 columns. */
+BS_INLINE void planes_store16(float *out, v128_t lo, v128_t hi, int n, const uint16_t *sc, int group, int j,
+                              float inv, v128_t voff) {
+    v128_t l16[2] = {wasm_u16x8_extend_low_u8x16(lo), wasm_u16x8_extend_high_u8x16(lo)};
+    v128_t h16[2] = {wasm_u16x8_extend_low_u8x16(hi), wasm_u16x8_extend_high_u8x16(hi)};
+    for (int k = 0; k < 4; k++) {
+        v128_t q = k & 1 ? wasm_u32x4_extend_high_u16x8(l16[k >> 1]) : wasm_u32x4_extend_low_u16x8(l16[k >> 1]);
+        if (n > 8) {
+            v128_t h = k & 1 ? wasm_u32x4_extend_high_u16x8(h16[k >> 1]) : wasm_u32x4_extend_low_u16x8(h16[k >> 1]);
+            q = wasm_i32x4_add(q, wasm_i32x4_shl(h, n - 4));
+        }
+        v128_t v = wasm_f32x4_convert_i32x4(wasm_i32x4_add(wasm_i32x4_add(q, q), voff));
+        v128_t c;
+        if (group % 16 == 0) { /* the 16 columns share one scale */
+            c = wasm_f32x4_splat(bs_f16_to_f32(sc[j / group]) * inv);
+        } else {
+            int c0 = j + 4 * k;
+            if (c0 / group == (c0 + 3) / group) {
+                c = wasm_f32x4_splat(bs_f16_to_f32(sc[c0 / group]) * inv);
+            } else { /* a group boundary inside these 4 columns */
+                float cs[4];
+                for (int i = 0; i < 4; i++) cs[i] = bs_f16_to_f32(sc[(c0 + i) / group]) * inv;
+                c = wasm_v128_load(cs);
+            }
+        }
+        wasm_v128_store(out + 4 * k, wasm_f32x4_mul(c, v));
+    }
+}
+
+/* Scales a row rebuild decodes on the stack (8-bit codes): 64 KiB columns
+   at groups of 32; wider rows go to the reference. */
+enum { PK_ROW_SCALES = 2048 };
+
+/* Row r of a packed PLANES matrix (kernels_ref.c row_planes). The
+   reference computes c * (float)(2q + offset) * inv with both products
+   exact (c has 11 significant bits, 2q + offset at most 13, inv a power of
+   two and no result below 2^-35), so any exact evaluation gives its bits:
+   here (c * inv), once per 4 columns, times (2q + offset). 64 columns per
+   unit, the odd last block from its plain planes, the tail scalar. */
+BS_INLINE void row_planes_n(const bs_linear *l, int32_t r, float *out, int n) {
+    int32_t cols = l->cols, group = l->group, nu = cols / 64, nb = cols / 32, gpr = bs_groups_per_row(cols, group);
+    uint16_t decoded[PK_ROW_SCALES]; /* 8-bit codes: the row's scales decoded once (row_planes checks gpr) */
+    const uint16_t *sc = l->scales + (int64_t)r * gpr;
+    if (l->scale_codes) bs_linear_row_scales(l, r, decoded), sc = decoded;
+    float inv = 1.0f;
+    for (int i = 1; i < n; i++) inv *= 0.5f;
+    const int32_t offset = 1 - (1 << n);
+    const v128_t voff = wasm_i32x4_splat(offset);
+    const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
+    pk_row(l, r, n, cp, op);
+    const v128_t *K = pk_k();
+    v128_t c[4], h[4] = {wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0)};
+    int j = 0;
+    for (int u = 0; u < nu; u++, j += 64) {
+        unit_codes(cp, u, n, n > 8, c, K);
+        if (n > 8) quad_unit(cp[0], u, h, K);
+        for (int k = 0; k < 4; k++) planes_store16(out + j + 16 * k, c[k], h[k], n, sc, group, j + 16 * k, inv, voff);
+    }
+    if (nb % 2) {
+        odd_codes(op, n, c);
+        planes_store16(out + j, c[0], c[2], n, sc, group, j, inv, voff);
+        planes_store16(out + j + 16, c[1], c[3], n, sc, group, j + 16, inv, voff);
+        j += 32;
+    }
+    for (; j < cols; j++) out[j] = bs_f16_to_f32(sc[j / group]) * (float)(2 * bs_planes_code(l, r, j) + offset) * inv;
+}
+
+#define BS_ROW_PLANES(n)                                                                             \
+    static __attribute__((noinline)) void row_planes_##n(const bs_linear *l, int32_t r, float *out) { \
+        row_planes_n(l, r, out, n);                                                                  \
+    }
+BS_ROW_PLANES(1)
+BS_ROW_PLANES(2)
+BS_ROW_PLANES(3)
+BS_ROW_PLANES(4)
+BS_ROW_PLANES(5)
+BS_ROW_PLANES(6)
+BS_ROW_PLANES(7)
+BS_ROW_PLANES(8)
+BS_ROW_PLANES(9)
+BS_ROW_PLANES(10)
+BS_ROW_PLANES(11)
+BS_ROW_PLANES(12)
+#undef BS_ROW_PLANES
+
+/* Packed rows here (one function per plane count, as q8_rows below),
+   everything else (plain layouts, the rows past rows & ~3) by the
+   reference. */
+static void row_planes(const bs_linear *l, int32_t r, float *out) {
+    typedef void (*row_fn)(const bs_linear *, int32_t, float *);
+    static const row_fn by_n[13] = {NULL,          row_planes_1, row_planes_2,  row_planes_3,  row_planes_4,
+                                    row_planes_5,  row_planes_6, row_planes_7,  row_planes_8,  row_planes_9,
+                                    row_planes_10, row_planes_11, row_planes_12};
+    int n = l->n_blocks;
+    if (!l->packed || n < 1 || n > 12 || r >= bs_pk_rows4(l->rows) ||
+        (l->scale_codes && bs_groups_per_row(l->cols, l->group) > PK_ROW_SCALES))
+        bs_linear_row(l, r, out);
+    else
+        by_n[n](l, r, out);
+}
+
 /* ---- matmul ------------------------------------------------------------------- */
 
 static void matmul_f32(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
@@ -231,8 +398,7 @@ static void linear_row(const bs_linear *l, int32_t r, float *out) {
     case BS_LIN_F16: row_f16(l, r, out); break;
     case BS_LIN_AVD: row_avd(l, r, out); break;
     case BS_LIN_PLANES:
-        if (l->n_blocks > 0) row_planes(l, r, out);
-        else memset(out, 0, (size_t)l->cols * sizeof(float));
+        row_planes(l, r, out);
         break;
     default: bs_linear_row(l, r, out); break;
     }
@@ -317,104 +483,270 @@ static void matmul_avd(const bs_linear *l, const float *x, float *y, int n_tok, 
     }
 }
 
-/* ---- bit planes, fast mode (int8 activations; kernels_q8.h) ------------------- */
+/* ---- bit planes, fast mode (16-bit activations; kernels_q8.h) ------------------ */
 
-/* q of 8 columns (one byte of each plane) in i16 lanes, q = 2q + bit per
-   plane (n <= 14: q fits). */
-static inline v128_t planes_q8cols(const uint8_t *const *p, int n, int m) {
-    v128_t q = wasm_i16x8_splat(0);
-    for (int i = 0; i < n; i++) q = wasm_i16x8_add(wasm_i16x8_add(q, q), wasm_v128_load(bits_i16[p[i][m]]));
-    return q;
+/* sum q_j X_j of one block as 4 int32 lanes: codes c0 (columns 0-15), c1
+   (16-31) in byte lanes split into 16-bit lanes, even columns by a mask and
+   odd ones by a shift, against the block's X in bs_q8_xpos order
+   (i32x4.dot_i16x8_s: q < 2^8, |X| < 2^15, exact). */
+BS_INLINE v128_t code_dot(v128_t c0, v128_t c1, const int16_t *x, const v128_t *K) {
+    const v128_t lo = wasm_v128_load(&K[12]);
+    v128_t s = wasm_i32x4_dot_i16x8(wasm_v128_and(c0, lo), wasm_v128_load(x));
+    s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_shr(c0, 8), wasm_v128_load(x + 16)));
+    s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_v128_and(c1, lo), wasm_v128_load(x + 8)));
+    return wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_shr(c1, 8), wasm_v128_load(x + 24)));
 }
 
-/* q of 16 columns (two bytes of each plane) in u8 lanes for n <= 7
-   planes: each plane's two bytes splat, lane k picking byte k / 8 and
-   testing bit 7 - k % 8; q = 2q + bit. */
-static inline v128_t planes_q16cols(const uint8_t *const *p, int n, int m) {
-    const v128_t pick = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const v128_t bit = wasm_u8x16_const(0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1, 0x80, 0x40, 0x20, 0x10, 8, 4, 2, 1);
-    v128_t q = wasm_i8x16_splat(0);
-    for (int i = 0; i < n; i++) {
-        v128_t b = wasm_i8x16_swizzle(wasm_v128_load16_splat(p[i] + m), pick);
-        q = wasm_i8x16_sub(wasm_i8x16_add(q, q), wasm_i8x16_eq(wasm_v128_and(b, bit), bit));
+/* Both parts of q for n > 8: (hi << (n - 4)) + lo, wrapping like the sums. */
+BS_INLINE v128_t split_dot(v128_t c0, v128_t c1, v128_t h0, v128_t h1, int n, const int16_t *x, const v128_t *K) {
+    v128_t v = code_dot(c0, c1, x, K);
+    return n > 8 ? wasm_i32x4_add(v, wasm_i32x4_shl(code_dot(h0, h1, x, K), n - 4)) : v;
+}
+
+/* The lane sums of four int32 vectors as one vector (a, b, c, d), with
+   shuffles engines map to one instruction each: one-input lane swaps
+   (pshufd) and blends that keep every lane in place (pblendw); a general
+   two-input shuffle costs V8 two pshufb, an or and their constants. */
+BS_INLINE v128_t hsum4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    a = wasm_i32x4_add(a, wasm_i32x4_shuffle(a, a, 1, 0, 3, 2)); /* a0+a1, a0+a1, a2+a3, a2+a3 */
+    b = wasm_i32x4_add(b, wasm_i32x4_shuffle(b, b, 1, 0, 3, 2));
+    c = wasm_i32x4_add(c, wasm_i32x4_shuffle(c, c, 1, 0, 3, 2));
+    d = wasm_i32x4_add(d, wasm_i32x4_shuffle(d, d, 1, 0, 3, 2));
+    v128_t ab = wasm_i32x4_shuffle(a, b, 0, 5, 2, 7), cd = wasm_i32x4_shuffle(c, d, 0, 5, 2, 7); /* blends */
+    ab = wasm_i32x4_add(ab, wasm_i32x4_shuffle(ab, ab, 2, 3, 0, 1)); /* sa, sb, sa, sb */
+    cd = wasm_i32x4_add(cd, wasm_i32x4_shuffle(cd, cd, 2, 3, 0, 1)); /* sc, sd, sc, sd */
+    return wasm_i32x4_shuffle(ab, cd, 0, 1, 6, 7); /* blend: sa, sb, sc, sd */
+}
+
+/* A packed row's codes, read from its chunks (direct: one token) or from
+   a copy made once for several tokens (qlo, qhi: 32 bytes per block). */
+typedef struct code_src {
+    const uint8_t *const *cp, *const *op;
+    const uint8_t *qlo, *qhi;
+    const v128_t *K; /* pk_masks */
+} code_src;
+
+/* Blocks 2u, 2u + 1 against x (the token's X from block 2u). */
+BS_INLINE void pair_dot(const code_src *q, int u, int n, int direct, const int16_t *x, v128_t *v0, v128_t *v1) {
+    v128_t c[4], h[4] = {wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0), wasm_i8x16_splat(0)};
+    if (direct) {
+        unit_codes(q->cp, u, n, n > 8, c, q->K);
+        if (n > 8) quad_unit(q->cp[0], u, h, q->K);
+    } else {
+        for (int k = 0; k < 4; k++) c[k] = wasm_v128_load(q->qlo + 64 * u + 16 * k);
+        if (n > 8)
+            for (int k = 0; k < 4; k++) h[k] = wasm_v128_load(q->qhi + 64 * u + 16 * k);
     }
-    return q;
+    *v0 = split_dot(c[0], c[1], h[0], h[1], n, x, q->K);
+    *v1 = split_dot(c[2], c[3], h[2], h[3], n, x + 32, q->K);
 }
 
-/* sum q_j x_j over one block of 32 for both digits of x (xh, xl): i16 q
-   times i16-widened digits, pairs summed in i32 lanes (exact), then the
-   four lanes. direct: q from the planes, else from a row of i16 q built
-   earlier. */
-static inline void block_isum(const uint8_t *const *p, int n, const int16_t *qrow, int direct, int j,
-                              const int8_t *xh, const int8_t *xl, int32_t *ih, int32_t *il) {
-    v128_t ah = wasm_i32x4_splat(0), al = ah;
-    if (direct && n <= 7) /* codes in byte lanes, 16 columns per step */
-        for (int k = 0; k < BS_Q8_BLOCK; k += 16) {
-            v128_t q = planes_q16cols(p, n, (j + k) >> 3);
-            v128_t qa = wasm_u16x8_extend_low_u8x16(q), qb = wasm_u16x8_extend_high_u8x16(q);
-            ah = wasm_i32x4_add(ah, wasm_i32x4_add(wasm_i32x4_dot_i16x8(qa, wasm_i16x8_load8x8(xh + j + k)),
-                                                   wasm_i32x4_dot_i16x8(qb, wasm_i16x8_load8x8(xh + j + k + 8))));
-            al = wasm_i32x4_add(al, wasm_i32x4_add(wasm_i32x4_dot_i16x8(qa, wasm_i16x8_load8x8(xl + j + k)),
-                                                   wasm_i32x4_dot_i16x8(qb, wasm_i16x8_load8x8(xl + j + k + 8))));
-        }
-    else /* codes in i16 lanes from the table, 8 columns per step */
-        for (int k = 0; k < BS_Q8_BLOCK; k += 8) {
-            v128_t q = direct ? planes_q8cols(p, n, (j + k) >> 3) : wasm_v128_load(qrow + j + k);
-            ah = wasm_i32x4_add(ah, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xh + j + k)));
-            al = wasm_i32x4_add(al, wasm_i32x4_dot_i16x8(q, wasm_i16x8_load8x8(xl + j + k)));
-        }
-    /* lanes (0+2, 1+3) of each, then the two */
-    v128_t t = wasm_i32x4_add(wasm_i32x4_shuffle(ah, al, 0, 1, 4, 5), wasm_i32x4_shuffle(ah, al, 2, 3, 6, 7));
-    *ih = wasm_i32x4_extract_lane(t, 0) + wasm_i32x4_extract_lane(t, 1);
-    *il = wasm_i32x4_extract_lane(t, 2) + wasm_i32x4_extract_lane(t, 3);
-}
-
-/* One token against one row: e_b and f_b of every block, then their
-   canonical dot (dot_f32: the reference's bs_dot_f32_ref, bit for bit). */
-static inline float q8_row_dot(const uint8_t *const *p, int n, const int16_t *qrow, int direct,
-                               const float *cb, const bs_q8_act *a, int t, int32_t offset, float *e, float *f) {
-    int nb = a->nb;
-    const int8_t *xh = a->q + t * a->stride, *xl = a->ql + t * a->stride;
-    const float *d = a->d + t * nb;
-    const int32_t *sh = a->s + t * nb, *sl = a->sl + t * nb;
-    for (int b = 0; b < nb; b++) {
-        int32_t ih, il;
-        block_isum(p, n, qrow, direct, b * BS_Q8_BLOCK, xh, xl, &ih, &il);
-        e[b] = (float)(2 * ih + offset * sh[b]) + (float)(2 * il + offset * sl[b]) * 0x1p-8f;
-        f[b] = cb[b] * d[b];
+/* The odd last block b. */
+BS_INLINE v128_t odd_dot(const code_src *q, int b, int n, int direct, const int16_t *x) {
+    v128_t c[4];
+    if (direct) {
+        odd_codes(q->op, n, c);
+    } else {
+        c[0] = wasm_v128_load(q->qlo + 32 * b), c[1] = wasm_v128_load(q->qlo + 32 * b + 16);
+        if (n > 8) c[2] = wasm_v128_load(q->qhi + 32 * b), c[3] = wasm_v128_load(q->qhi + 32 * b + 16);
     }
-    return dot_f32(e, f, nb);
+    return split_dot(c[0], c[1], c[2], c[3], n, x, q->K);
 }
 
-/* kernels_q8.h's rows function: one token builds q in registers as it
-   goes; several build the row's i16 q into qrow once (2 * stride bytes). */
-static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
-                    uint8_t *qrow) {
-    int n = l->n_blocks, nb = a->nb, rb = bs_row_bytes(l->cols), stride = a->stride;
+/* The scales of a row's blocks: binary16 (sc), or 8-bit codes against the
+   row's reference (codes, base = ref - 32 * 255: scales.h). */
+typedef struct scale_src {
+    const uint16_t *sc;
+    const uint8_t *codes;
+    int32_t base;
+    const float *cb; /* per > 2: bs_q8_block_scales, 0 past nb */
+    int per, gpr;
+} scale_src;
+
+/* Decoded binary16 scales in 4 int32 lanes to f32: max(2^-14, base + 32
+   code) is a normal positive binary16 (the reader checked ref), whose f32
+   bits are its own shifted by 13 with the exponent bias moved (127 - 15). */
+BS_INLINE v128_t code_scales(v128_t codes, int32_t base) {
+    v128_t h = wasm_i32x4_max(wasm_i32x4_add(wasm_i32x4_shl(codes, 5), wasm_i32x4_splat(base)),
+                              wasm_i32x4_splat(BS_SCALE_MIN));
+    return wasm_i32x4_add(wasm_i32x4_shl(h, 13), wasm_i32x4_splat(112 << 23));
+}
+
+/* The scales of k (2 or 4) groups from g in the low lanes. */
+BS_INLINE v128_t group_scales(const scale_src *s, int g, int k) {
+    if (s->codes) {
+        v128_t c = k == 4 ? wasm_v128_load32_zero(s->codes + g) : wasm_v128_load16_lane(s->codes + g, wasm_i32x4_splat(0), 0);
+        return code_scales(wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(c)), s->base);
+    }
+    if (k == 4) return f16x4_to_f32(s->sc + g);
+    return f16x4_bits_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load32_zero(s->sc + g)));
+}
+
+/* c of blocks b .. b+3 (exact conversions), the row's scales read in
+   bounds only; lanes past nb are masked by the caller. */
+BS_INLINE v128_t scales4(const scale_src *s, int b) {
+    if (s->per == 1 && b + 4 <= s->gpr) return group_scales(s, b, 4);
+    if (s->per == 2 && b / 2 + 2 <= s->gpr) {
+        v128_t c = group_scales(s, b / 2, 2);
+        return wasm_i32x4_shuffle(c, c, 0, 0, 1, 1);
+    }
+    if (s->per > 2) return wasm_v128_load(s->cb + b);
+    float c[4] = {0, 0, 0, 0}; /* the row's last scales */
+    for (int k = 0; k < 4 && (b + k) / s->per < s->gpr; k++) {
+        int g = (b + k) / s->per;
+        c[k] = bs_f16_to_f32(s->codes ? bs_scale_decode((uint16_t)(s->base + 32 * 255), s->codes[g]) : s->sc[g]);
+    }
+    return wasm_v128_load(c);
+}
+
+/* Four blocks' sums into their canonical lanes: E = 2S + o sx,
+   acc += (float)E * (c * d); blocks past nb get f = +0 (kernels_q8.h). */
+BS_INLINE v128_t acc4(v128_t acc, v128_t s, const int32_t *osx, const float *d, const scale_src *c, int b, int nb) {
+    v128_t e = wasm_i32x4_add(wasm_i32x4_add(s, s), wasm_v128_load(osx + b));
+    v128_t f = wasm_f32x4_mul(scales4(c, b), wasm_v128_load(d + b));
+    if (b + 4 > nb) f = wasm_v128_and(f, wasm_i32x4_gt(wasm_i32x4_splat(nb - b), wasm_i32x4_const(0, 1, 2, 3)));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(e), f));
+}
+
+/* The sums of blocks b .. b+3 (those past nb zero). */
+BS_INLINE v128_t group4(const code_src *q, int n, int direct, int nb, const int16_t *x, int b) {
+    int w = nb & ~1; /* blocks in whole units */
+    v128_t z = wasm_i32x4_splat(0), v0 = z, v1 = z, v2 = z, v3 = z;
+    if (b + 4 <= w) {
+        pair_dot(q, b / 2, n, direct, x + 32 * b, &v0, &v1);
+        pair_dot(q, b / 2 + 1, n, direct, x + 32 * (b + 2), &v2, &v3);
+        return hsum4(v0, v1, v2, v3);
+    }
+    if (b + 2 <= w) pair_dot(q, b / 2, n, direct, x + 32 * b, &v0, &v1);
+    if (nb > w && w - b == 0) v0 = odd_dot(q, w, n, direct, x + 32 * w);
+    if (nb > w && w - b == 2) v2 = odd_dot(q, w, n, direct, x + 32 * w);
+    return hsum4(v0, v1, v2, v3);
+}
+
+/* One token against one packed row: acc of kernels_q8.h's canonical
+   result (before the 2^-(n+7) and the tail columns); lanes 0-3 and 4-7 of
+   the canonical dot in two vectors, as dot_f32. */
+BS_INLINE float q8_row(const code_src *q, int n, int direct, int nb, int nb8, const int16_t *x,
+                       const int32_t *osx, const float *d, const scale_src *c) {
+    v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+    for (int b = 0; b < nb8; b += 8) {
+        lo = acc4(lo, group4(q, n, direct, nb, x, b), osx, d, c, b, nb);
+        hi = acc4(hi, b + 4 < nb ? group4(q, n, direct, nb, x, b + 4) : wasm_i32x4_splat(0), osx, d, c, b + 4, nb);
+    }
+    return reduce8(lo, hi);
+}
+
+/* q8_row for two rows at once (one token, direct codes): one load of x
+   serves both, two independent chains per step. */
+BS_INLINE void q8_row2(const code_src *qa, const code_src *qb, int n, int nb, int nb8, const int16_t *x,
+                       const int32_t *osx, const float *d, const scale_src *ca, const scale_src *cb, float *ya,
+                       float *yb) {
+    v128_t z = wasm_i32x4_splat(0), la = wasm_f32x4_splat(0.0f), ha = la, lb = la, hb = la;
+    for (int b = 0; b < nb8; b += 8) {
+        la = acc4(la, group4(qa, n, 1, nb, x, b), osx, d, ca, b, nb);
+        lb = acc4(lb, group4(qb, n, 1, nb, x, b), osx, d, cb, b, nb);
+        int more = b + 4 < nb;
+        ha = acc4(ha, more ? group4(qa, n, 1, nb, x, b + 4) : z, osx, d, ca, b + 4, nb);
+        hb = acc4(hb, more ? group4(qb, n, 1, nb, x, b + 4) : z, osx, d, cb, b + 4, nb);
+    }
+    *ya = reduce8(la, ha), *yb = reduce8(lb, hb);
+}
+
+/* Row r's scale source. */
+BS_INLINE scale_src row_scales(const bs_linear *l, int32_t r, const float *cb, int per, int gpr) {
+    if (l->scale_codes)
+        return (scale_src){NULL, l->scale_codes + (int64_t)r * gpr, (int32_t)l->scale_ref[r] - 32 * 255, cb, per, gpr};
+    return (scale_src){l->scales + (int64_t)r * gpr, NULL, 0, cb, per, gpr};
+}
+
+/* kernels_q8.h's rows function for n planes: one token builds the codes
+   in registers as it goes; several copy every block's codes into work
+   first. Rows past rows & ~3 (plain) go to the reference. work: cb (nb8
+   floats), then codes (32 bytes per block, low and high parts). */
+BS_INLINE void q8_rows_n(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1,
+                         uint8_t *work, int n) {
+    int nb = a->nb, nb8 = a->nb8, nu = nb / 2, stride = nb * BS_Q8_BLOCK, tail = l->cols % BS_Q8_BLOCK != 0;
     int per = l->group / BS_Q8_BLOCK, gpr = bs_groups_per_row(l->cols, l->group);
-    int32_t offset = 1 - (1 << n);
-    float inv = 1.0f;
-    for (int i = 1; i < n; i++) inv *= 0.5f;
-    int16_t *q16 = (int16_t *)qrow;
-    float *cb = (float *)(qrow + 2 * stride), *e = cb + nb, *f = e + nb;
-    int tail = l->cols % BS_Q8_BLOCK != 0;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *p[BS_Q8_MAX_PLANES];
-        for (int i = 0; i < n; i++) p[i] = l->planes[i] + (int64_t)r * rb;
-        const uint16_t *sc = l->scales + (int64_t)r * gpr;
-        for (int b = 0; b < nb; b += per) { /* one conversion per group */
-            float c = bs_f16_to_f32(sc[b / per]);
-            for (int k = b; k < b + per && k < nb; k++) cb[k] = c;
+    float inv = bs_q8_inv(n), *cb = (float *)work;
+    uint8_t *qlo = work + 4 * (size_t)nb8, *qhi = qlo + stride;
+    const v128_t *K = pk_k();
+    int r = r0, rend = BS_MIN(r1, bs_pk_rows4(l->rows));
+    if (n_tok == 1 && per <= 2) /* decode: rows in pairs */
+        for (; r + 2 <= rend; r += 2) {
+            const uint8_t *cp[2][BS_PK_MAX_CHUNKS], *op[2][12];
+            pk_row(l, r, n, cp[0], op[0]);
+            pk_row(l, r + 1, n, cp[1], op[1]);
+            scale_src sa = row_scales(l, r, cb, per, gpr), sb = row_scales(l, r + 1, cb, per, gpr);
+            code_src qa = {cp[0], op[0], NULL, NULL, K}, qb = {cp[1], op[1], NULL, NULL, K};
+            float ya, yb;
+            q8_row2(&qa, &qb, n, nb, nb8, a->xq, a->osx, a->d, &sa, &sb, &ya, &yb);
+            ya *= inv, yb *= inv;
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, ya) : ya;
+            y[r + 1] = tail ? bs_q8_planes_tail(l, r + 1, a->x, yb) : yb;
         }
-        int direct = n_tok == 1;
-        if (!direct)
-            for (int j = 0; j < stride; j += 8) wasm_v128_store(q16 + j, planes_q8cols(p, n, j >> 3));
+    for (; r < rend; r++) {
+        const uint8_t *cp[BS_PK_MAX_CHUNKS], *op[12];
+        pk_row(l, r, n, cp, op);
+        scale_src sc = row_scales(l, r, cb, per, gpr);
+        if (per > 2) {
+            bs_q8_block_scales(l, r, cb);
+            for (int b = nb; b < nb8; b++) cb[b] = 0.0f;
+        }
+        code_src direct = {cp, op, NULL, NULL, K}, stored = {cp, op, qlo, qhi, K};
+        if (n_tok == 1) {
+            float acc = q8_row(&direct, n, 1, nb, nb8, a->xq, a->osx, a->d, &sc) * inv;
+            y[r] = tail ? bs_q8_planes_tail(l, r, a->x, acc) : acc;
+            continue;
+        }
+        v128_t c[4], h[4];
+        for (int u = 0; u < nu; u++) {
+            unit_codes(cp, u, n, n > 8, c, K);
+            for (int k = 0; k < 4; k++) wasm_v128_store(qlo + 64 * u + 16 * k, c[k]);
+            if (n > 8) {
+                quad_unit(cp[0], u, h, K);
+                for (int k = 0; k < 4; k++) wasm_v128_store(qhi + 64 * u + 16 * k, h[k]);
+            }
+        }
+        if (nb % 2) {
+            odd_codes(op, n, c);
+            wasm_v128_store(qlo + 64 * nu, c[0]), wasm_v128_store(qlo + 64 * nu + 16, c[1]);
+            if (n > 8) wasm_v128_store(qhi + 64 * nu, c[2]), wasm_v128_store(qhi + 64 * nu + 16, c[3]);
+        }
         for (int t = 0; t < n_tok; t++) {
-            float acc = q8_row_dot(p, n, q16, direct, cb, a, t, offset, e, f);
-            float yt = acc * inv;
-            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, yt) : yt;
+            float acc = q8_row(&stored, n, 0, nb, nb8, a->xq + (size_t)t * stride, a->osx + t * nb8, a->d + t * nb8, &sc) * inv;
+            y[(int64_t)t * l->rows + r] = tail ? bs_q8_planes_tail(l, r, a->x + (int64_t)t * a->cols, acc) : acc;
         }
     }
+    if (r < r1) bs_q8_planes_rows_ref(l, a, n_tok, y, r, r1, work);
+}
+
+/* One function per plane count (n constant: every shift an immediate),
+   each its own wasm function: engines compile hot functions in a second,
+   optimizing tier, and one function holding all eleven would take that
+   tier seconds to reach. */
+#define BS_Q8_ROWS(n)                                                                                       \
+    static __attribute__((noinline)) void q8_rows_##n(const bs_linear *l, const bs_q8_act *a, int n_tok,    \
+                                                      float *y, int r0, int r1, uint8_t *work) {            \
+        q8_rows_n(l, a, n_tok, y, r0, r1, work, n);                                                         \
+    }
+BS_Q8_ROWS(1)
+BS_Q8_ROWS(2)
+BS_Q8_ROWS(3)
+BS_Q8_ROWS(4)
+BS_Q8_ROWS(5)
+BS_Q8_ROWS(6)
+BS_Q8_ROWS(7)
+BS_Q8_ROWS(8)
+BS_Q8_ROWS(9)
+BS_Q8_ROWS(10)
+BS_Q8_ROWS(11)
+#undef BS_Q8_ROWS
+
+static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y, int r0, int r1, uint8_t *work) {
+    static const bs_q8_rows_fn by_n[BS_Q8_MAX_PLANES + 1] = {
+        NULL, q8_rows_1, q8_rows_2, q8_rows_3, q8_rows_4, q8_rows_5, q8_rows_6, q8_rows_7, q8_rows_8, q8_rows_9,
+        q8_rows_10, q8_rows_11};
+    by_n[l->n_blocks](l, a, n_tok, y, r0, r1, work); /* bs_q8_planes_ok: 1 <= n <= BS_Q8_MAX_PLANES */
 }
 
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,

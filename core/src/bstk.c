@@ -9,6 +9,7 @@
 #include "bstk.h"
 
 #include "crc32c.h"
+#include "planes_pack.h"
 #include "scales.h"
 
 #include <stdlib.h>
@@ -304,8 +305,10 @@ static bs_status wire_tensors(bs_model *m, bs_stack *s, const uint8_t *buf) {
         l->max_blocks = (int32_t)t->n_levels;
         if (t->kind == BS_LIN_AVD && !(l->avd = bs_calloc(t->n_levels, sizeof *l->avd))) st = BS_ERR_NOMEM;
         if (t->kind == BS_LIN_PLANES && !(l->planes = bs_calloc(t->n_levels, sizeof *l->planes))) st = BS_ERR_NOMEM;
+        if (t->kind == BS_LIN_PLANES) s->pack_tmp_size = BS_MAX(s->pack_tmp_size, bs_planes_pack_tmp(l->cols));
         if (t->kind == BS_LIN_AVD || t->kind == BS_LIN_PLANES) s->stacked_params += (int64_t)t->rows * t->cols;
     }
+    if (st == BS_OK && s->pack_tmp_size && !(s->pack_tmp = bs_malloc(s->pack_tmp_size, 1))) st = BS_ERR_NOMEM;
     for (int64_t i = 0; i < n_slots && st == BS_OK; i++)
         if (!seen[i] && !(i == BSTK_ROLE_OUTPUT && c->tied))
             st = bs_fail(BS_ERR_FORMAT, ".bstk: the tensor table lacks a tensor (slot %lld)", (long long)i);
@@ -377,18 +380,9 @@ static bs_status available_entries(const bs_stack *s, uint64_t size, uint32_t *n
 
 /* ---- payloads: attach and detach --------------------------------------------- */
 
-/* Bytes that entry i needs in memory beyond its payload: the decoded scales
-   of a PLANES level 0 stored as 8-bit codes (the kernels read binary16). */
-static uint64_t decoded_size(const bs_stack *s, uint32_t i) {
-    const bstk_entry *e = &s->entries[i];
-    const bstk_tensor *t = &s->tensors[e->tensor];
-    if (e->level != 0 || bstk_scale_code(t) != BSTK_SCALES_CODE8) return 0;
-    return 2 * (uint64_t)t->rows * (uint64_t)bs_groups_per_row((int32_t)t->cols, (int32_t)t->group);
-}
-
-/* A buffer for entry i: its payload, then (64-aligned) what decoded_size says. */
+/* A buffer for entry i: its payload, 64-aligned. */
 static void *payload_alloc(const bs_stack *s, uint32_t i) {
-    uint64_t n = bstk_align(s->entries[i].size) + bstk_align(decoded_size(s, i));
+    uint64_t n = bstk_align(s->entries[i].size);
     return aligned_alloc(BSTK_ALIGN, (size_t)(n ? n : BSTK_ALIGN));
 }
 
@@ -426,15 +420,23 @@ static void attach(bs_model *m, bs_stack *s, uint32_t i, void *data) {
             l->rot_signs = t->rotation ? (const uint8_t *)(l->out_val + (size_t)t->rows * t->outliers) : NULL;
             const uint16_t *scales = (const uint16_t *)((const uint8_t *)data + bstk_planes_prefix_size(t));
             l->planes[0] = (const uint8_t *)scales + bstk_scales_size(t, (uint64_t)gpr);
-            if (bstk_scale_code(t) == BSTK_SCALES_CODE8) { /* decoded once, after the payload */
-                uint16_t *out = (uint16_t *)((uint8_t *)data + bstk_align(e->size));
-                bs_scales_decode(scales, (const uint8_t *)(scales + t->rows), l->rows, gpr, out);
-                scales = out;
-                s->decoded_bytes += (int64_t)decoded_size(s, i);
+            if (bstk_scale_code(t) == BSTK_SCALES_CODE8) { /* read as they are: the kernels decode */
+                l->scale_ref = scales;
+                l->scale_codes = (const uint8_t *)(scales + t->rows);
+                l->scales = NULL;
+            } else {
+                l->scales = scales;
             }
-            l->scales = scales;
         } else {
             l->planes[e->level] = data;
+        }
+        /* into the kernels' layout, in place (planes_pack.h); a bulk load
+           packs each matrix once at the end instead (pack_all), from
+           plain planes */
+        if (!s->defer_pack) {
+            bs_planes_attach(l, (int)e->level, s->pack_tmp);
+        } else if (l->packed) {
+            bs_planes_unpack(l, s->pack_tmp);
         }
         l->n_blocks = (int32_t)e->level + 1;
         break;
@@ -445,9 +447,9 @@ static void detach_last(bs_model *m, bs_stack *s) {
     uint32_t i = --s->n_loaded;
     const bstk_entry *e = &s->entries[i];
     bs_linear *l = tensor_linear(m, &s->tensors[e->tensor]);
+    if (l && l->kind == BS_LIN_PLANES && l->packed) bs_planes_detach(l, s->pack_tmp); /* the others repacked without it */
     if (l) l->n_blocks = (int32_t)e->level;
     s->loaded_bytes -= (int64_t)e->size;
-    s->decoded_bytes -= (int64_t)decoded_size(s, i);
     free(s->payload[i]);
     s->payload[i] = NULL;
 }
@@ -552,6 +554,19 @@ static bs_status import_head(bs_reader *r, bs_model *m, bs_stack *s) {
     return st;
 }
 
+/* Packs every PLANES matrix whose planes were attached plain (a bulk
+   load): each weight's bits are rewritten once, not once per plane. */
+static void pack_all(bs_model *m, bs_stack *s) {
+    for (uint32_t t = 0; t < s->h.n_tensors; t++) {
+        bs_linear *l = tensor_linear(m, &s->tensors[t]);
+        if (!l || l->kind != BS_LIN_PLANES || l->packed || l->n_blocks == 0) continue;
+        int n = l->n_blocks;
+        l->n_blocks = n - 1; /* plain planes 0 .. n-1: attaching the last packs all of them */
+        bs_planes_attach(l, n - 1, s->pack_tmp);
+        l->n_blocks = n;
+    }
+}
+
 bs_status bs_import_bstk(bs_reader *r, bs_model *m, int64_t budget) {
     bs_stack *s = bs_calloc(1, sizeof *s);
     if (!s) return BS_ERR_NOMEM;
@@ -563,13 +578,18 @@ bs_status bs_import_bstk(bs_reader *r, bs_model *m, int64_t budget) {
         return bs_fail(BS_ERR_RANGE, "budget of %lld bytes is below the resident size of %lld bytes",
                        (long long)budget, (long long)s->resident_bytes);
     s->reader = *r;
-    for (uint32_t i = 0; i < s->h.n_resident; i++) BS_TRY(load_entry(m, s, i));
+    s->defer_pack = 1;
+    bs_status st = BS_OK;
+    for (uint32_t i = 0; i < s->h.n_resident && st == BS_OK; i++) st = load_entry(m, s, i);
     int64_t used = s->loaded_bytes;
-    for (uint32_t i = s->h.n_resident; i < s->n_avail && budget >= 0; i++) {
+    for (uint32_t i = s->h.n_resident; i < s->n_avail && budget >= 0 && st == BS_OK; i++) {
         if (budget > 0 && used + (int64_t)s->entries[i].size > budget) break;
-        BS_TRY(load_entry(m, s, i));
+        st = load_entry(m, s, i);
         used += (int64_t)s->entries[i].size;
     }
+    pack_all(m, s); /* also after a failure: the model stays consistent */
+    s->defer_pack = 0;
+    BS_TRY(st);
     if (r->file) { /* keep the file open to grow the stack later */
         s->own_reader = 1;
         r->file = NULL;
@@ -584,6 +604,7 @@ void bs_stack_free(bs_stack *s) {
     for (uint32_t i = 0; s->payload && i < s->h.n_entries; i++) free(s->payload[i]);
     if (s->own_reader) bs_reader_close(&s->reader);
     free(s->payload);
+    free(s->pack_tmp);
     free(s->entries);
     free(s->tensors);
     bs_meta_free(&s->meta);
@@ -635,7 +656,19 @@ bs_status bs_model_set_blocks(bs_model *m, int32_t n) {
     if (s->n_loaded < want && (!s->own_reader || want > s->n_avail))
         return bs_fail(BS_ERR_STATE, "blocks past %u are not available here (push them with bs_model_attach_block)",
                        s->n_loaded - s->h.n_resident);
-    while (s->n_loaded < want) BS_TRY(load_entry(m, s, s->n_loaded));
+    int outer = s->defer_pack; /* growing by many blocks: pack once at the end */
+    s->defer_pack = 1;
+    bs_status st = BS_OK;
+    while (s->n_loaded < want && st == BS_OK) st = load_entry(m, s, s->n_loaded);
+    if (!outer) pack_all(m, s), s->defer_pack = 0;
+    return st;
+}
+
+bs_status bs_model_defer_layout(bs_model *m, int32_t on) {
+    bs_stack *s = m ? m->stack : NULL;
+    if (!s) return bs_fail(BS_ERR_STATE, "the model is not a .bstk stack");
+    if (on) s->defer_pack = 1;
+    else if (s->defer_pack) pack_all(m, s), s->defer_pack = 0;
     return BS_OK;
 }
 

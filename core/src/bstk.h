@@ -92,10 +92,12 @@ typedef struct bs_stack {
     uint32_t n_loaded;     /* entries attached: n_resident + blocks       */
     int64_t resident_bytes;/* payload bytes of the resident section       */
     int64_t loaded_bytes;  /* payload bytes attached                      */
-    int64_t decoded_bytes; /* memory beyond them: decoded 8-bit scales    */
     int64_t stacked_params;/* weights of the stacked (compressed) tensors */
     int64_t stacked_resident_bytes; /* resident bytes of stacked tensors  */
     uint8_t *head;         /* metadata bytes (kept: strings point here)   */
+    uint8_t *pack_tmp;     /* scratch of bs_planes_attach / _detach       */
+    size_t pack_tmp_size;  /* its bytes: for the widest PLANES tensor     */
+    int defer_pack;        /* bulk load: planes attach plain, packed after */
     bs_meta meta;
 } bs_stack;
 

@@ -8,19 +8,17 @@
 static inline float bs_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static inline uint32_t bs_bits_from_f32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
-/* binary16 -> f32 (exact: every half is a float). */
+/* binary16 -> f32 (exact: every half is a float). The magnitude bits
+   moved to f32 position read as 2^-112 times the value, normal or
+   subnormal alike (f32 keeps subnormals: no flush to zero here), so one
+   exact product by 2^112 rebuilds it; exponent 31 (inf, NaN) keeps its
+   mantissa bits under the f32 inf exponent; the sign goes back last. No
+   data-dependent branch but the rare inf / NaN. */
 static inline float bs_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t man = h & 0x3ffu;
-    if (exp == 0) {
-        if (man == 0) return bs_f32_from_bits(sign);
-        /* subnormal: man * 2^-24 */
-        float f = (float)man * (1.0f / 16777216.0f);
-        return sign ? -f : f;
-    }
-    if (exp == 31) return bs_f32_from_bits(sign | 0x7f800000u | (man << 13));
-    return bs_f32_from_bits(sign | ((exp + 112u) << 23) | (man << 13));
+    uint32_t mag = (uint32_t)(h & 0x7fffu) << 13;
+    float f = bs_f32_from_bits(mag) * 0x1p112f;
+    if ((h & 0x7c00u) == 0x7c00u) f = bs_f32_from_bits(mag | 0x7f800000u);
+    return bs_f32_from_bits(bs_bits_from_f32(f) | (uint32_t)(h & 0x8000u) << 16);
 }
 
 /* f32 -> binary16, round to nearest even; overflow to inf, NaN kept. */

@@ -53,15 +53,22 @@ int32_t bs_linear_split_for(const bs_linear *l, int n_tok, int n_threads) {
     return bs_linear_split(l->rows, n_threads);
 }
 
+void bs_linear_row_scales(const bs_linear *l, int32_t r, uint16_t *out) {
+    int32_t gpr = bs_groups_per_row(l->cols, l->group);
+    for (int32_t g = 0; g < gpr; g++) out[g] = bs_linear_scale_bits(l, r, g);
+}
+
 int64_t bs_linear_bytes(const bs_linear *l) {
     int64_t n = (int64_t)l->rows * l->cols, rb = (int64_t)l->rows * bs_row_bytes(l->cols);
     switch (l->kind) {
     case BS_LIN_F32: return 4 * n;
     case BS_LIN_F16: return 2 * n;
     case BS_LIN_AVD: return l->n_blocks * (rb + 2 * (int64_t)l->rank * (l->rows + l->cols));
-    case BS_LIN_PLANES:
-        return 2 * (int64_t)l->rows * bs_groups_per_row(l->cols, l->group) + l->n_blocks * rb +
-               (4 + 2 * (int64_t)l->rows) * l->n_out + (l->rot_log2 > 0 ? (int64_t)bs_rotate_signs_size(l->cols) : 0);
+    case BS_LIN_PLANES: /* scales: binary16 per group, or a code per group and a binary16 per row */
+        return (l->scale_codes ? 2 * (int64_t)l->rows + (int64_t)l->rows * bs_groups_per_row(l->cols, l->group)
+                               : 2 * (int64_t)l->rows * bs_groups_per_row(l->cols, l->group)) +
+               l->n_blocks * rb + (4 + 2 * (int64_t)l->rows) * l->n_out +
+               (l->rot_log2 > 0 ? (int64_t)bs_rotate_signs_size(l->cols) : 0);
     }
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "kernels.h"
 #include "model.h"
+#include "scales.h"
 
 /* The kernel for l in exact (fast = 0) or fast mode (kernels.h). */
 static inline bs_linear_fn bs_linear_kernel(const bs_kernels *k, int fast, const bs_linear *l) {
@@ -44,6 +45,15 @@ void bs_outliers_mask(const bs_linear *l, const float *x, float *xm, int n_tok);
 const float *bs_linear_input(const bs_linear *l, const float *x, float *xk, int n_tok);
 /* y (n_tok, rows) += W_out x_out for rows [r0, r1): */
 void bs_outliers_add(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1);
+
+/* The binary16 bit pattern of the scale of group g of row r of a PLANES
+   matrix: stored (scales) or decoded from its 8-bit code (scales.h). */
+static inline uint16_t bs_linear_scale_bits(const bs_linear *l, int32_t r, int32_t g) {
+    int64_t i = (int64_t)r * bs_groups_per_row(l->cols, l->group) + g;
+    return l->scale_codes ? bs_scale_decode(l->scale_ref[r], l->scale_codes[i]) : l->scales[i];
+}
+/* Row r's scales, all groups_per_row of them, as binary16 bits. */
+void bs_linear_row_scales(const bs_linear *l, int32_t r, uint16_t *out);
 
 /* Bytes the weights of l occupy in memory. */
 int64_t bs_linear_bytes(const bs_linear *l);

@@ -212,7 +212,7 @@ bs_status bs_model_get_info(const bs_model *m, bs_model_info *out) {
     int64_t per_layer = 2 * (int64_t)c->dim + (int64_t)c->dim * c->head_dim * (2 * c->n_heads + 2 * c->n_kv_heads) +
                         3 * (int64_t)c->dim * c->hidden_dim;
     out->n_params = (int64_t)c->vocab_size * c->dim * (c->tied ? 1 : 2) + c->dim + per_layer * c->n_layers;
-    out->weight_bytes = m->stack ? m->stack->loaded_bytes + m->stack->decoded_bytes : (int64_t)(m->arena_floats * sizeof(float));
+    out->weight_bytes = m->stack ? m->stack->loaded_bytes : (int64_t)(m->arena_floats * sizeof(float));
     out->format = m->format;
     out->chat_template = m->chat_template;
     return BS_OK;

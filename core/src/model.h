@@ -66,6 +66,13 @@ typedef struct bs_linear {
     int32_t rot_log2;    /* PLANES: 0, or inputs rotated by Hadamard blocks
                             of 2^rot_log2 after sign flips (rotate.h)     */
     const uint8_t *rot_signs; /* the flips, bit 1 = keep (rotate.h)       */
+    int32_t packed;      /* PLANES: 1 when planes[] hold the packed layout of
+                            planes_pack.h (the runtime's), 0: plain sign
+                            planes (the compressor's)                     */
+    const uint16_t *scale_ref;  /* PLANES with 8-bit scale codes (FORMAT.md 5,
+                            scales.h): (rows) binary16 references; scales is
+                            then NULL and the kernels decode as they go  */
+    const uint8_t *scale_codes; /* (rows, groups_per_row) the codes       */
 } bs_linear;
 
 /* Bytes of one packed sign row: signs are packed per row, so a row starts

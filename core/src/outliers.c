@@ -25,13 +25,21 @@ void bs_outliers_mask(const bs_linear *l, const float *x, float *xm, int n_tok) 
 }
 
 void bs_outliers_add(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1) {
+    float xo[64]; /* the token's kept-apart channels, gathered once (every matrix has at most 8 by default) */
+    int32_t k_n = l->n_out;
     for (int t = 0; t < n_tok; t++) {
         const float *xt = x + (int64_t)t * l->cols;
         float *yt = y + (int64_t)t * l->rows;
+        const float *xs = xo;
+        if (k_n <= 64)
+            for (int32_t k = 0; k < k_n; k++) xo[k] = xt[l->out_idx[k]];
         for (int r = r0; r < r1; r++) {
-            const uint16_t *v = l->out_val + (int64_t)r * l->n_out;
+            const uint16_t *v = l->out_val + (int64_t)r * k_n;
             float acc = 0.0f;
-            for (int32_t k = 0; k < l->n_out; k++) acc += bs_f16_to_f32(v[k]) * xt[l->out_idx[k]];
+            if (k_n <= 64)
+                for (int32_t k = 0; k < k_n; k++) acc += bs_f16_to_f32(v[k]) * xs[k];
+            else
+                for (int32_t k = 0; k < k_n; k++) acc += bs_f16_to_f32(v[k]) * xt[l->out_idx[k]];
             yt[r] += acc;
         }
     }

@@ -102,9 +102,18 @@ export class Engine {
     }
     try {
       await engine.#openResident(signal);
-      engine.ready = engine.#attachUpTo(engine.targetBlocks, signal);
-      if (!options.progressive) await engine.ready;
-      else engine.ready.catch(() => {}); // observed through `ready` by whoever cares
+      // not progressive: nothing runs until every block is in, so the C side
+      // lays the bit planes out for the kernels once at the end, not per block
+      const bulk = !options.progressive;
+      if (bulk) runtime.check(runtime.x.bs_wasm_defer_layout(engine.model, 1), 'defer layout');
+      engine.ready = engine.#attachUpTo(target, signal);
+      if (bulk) {
+        try {
+          await engine.ready;
+        } finally {
+          runtime.check(runtime.x.bs_wasm_defer_layout(engine.model, 0), 'layout');
+        }
+      } else engine.ready.catch(() => {}); // observed through `ready` by whoever cares
       engine.#createSession(options.ctx ?? 0);
     } catch (err) {
       await engine.close();
