@@ -106,7 +106,7 @@ export class Engine {
       // lays the bit planes out for the kernels once at the end, not per block
       const bulk = !options.progressive;
       if (bulk) runtime.check(runtime.x.bs_wasm_defer_layout(engine.model, 1), 'defer layout');
-      engine.ready = engine.#attachUpTo(target, signal);
+      engine.ready = engine.#attachUpTo(engine.targetBlocks, signal);
       if (bulk) {
         try {
           await engine.ready;
