@@ -39,6 +39,7 @@ int cmd_compress(int argc, char **argv) {
         {"order", ARG_STR, &order, "byte|level", "stack by gain per byte, or the paper's level by level (default byte)", 0, 0},
         {"calib-windows", ARG_INT, &p.calib_windows, "W", "windows for activation statistics (default 16)", 1, 1 << 20},
         {"sort-windows", ARG_INT, &p.sort_windows, "W", "further windows for ranking the blocks (default 8)", 1, 1 << 20},
+        {"min-level", ARG_INT, &p.min_level, "L", "byte order: every matrix gets L blocks, level by level, before any gets more (default 2: no matrix stays at one block once another has three)", 1, 64},
         {"probe-level", ARG_INT, &p.probe_level, "L", "--sort fast, byte order: each matrix's gains are calibrated by lowering it to L blocks (default 1)", 1, 12},
         {"curve-windows", ARG_INT, &p.curve_windows, "W", "further windows for the stored perplexity curve (default 4)", 1, 1 << 20},
         {"calib-ctx", ARG_INT, &p.ctx, "L", "tokens per window (default 256)", 2, 1 << 20},

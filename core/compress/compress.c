@@ -34,6 +34,7 @@ bs_compress_params bs_compress_default_params(void) {
     p.calib_windows = 16;
     p.sort_windows = 8;
     p.probe_level = 1;
+    p.min_level = 2;
     p.curve_windows = 4;
     p.ctx = 256;
     p.threads = 2;

@@ -53,6 +53,8 @@ typedef struct bs_compress_params {
     bs_order_kind order;    /* how gains order the stack                */
     int32_t calib_windows;  /* windows for activation statistics        */
     int32_t sort_windows;   /* further, disjoint windows: sorting       */
+    int32_t min_level;      /* byte order: every matrix gets this many
+                               blocks (level order) before any gets more */
     int32_t probe_level;    /* fast byte-order sort: the level each matrix
                                is lowered to when its alpha is measured  */
     int32_t curve_windows;  /* further, disjoint windows: the stored curve

@@ -28,11 +28,13 @@
 
 typedef struct {
     int32_t mat, level;
-    double key; /* higher loads first */
+    int32_t tier; /* lower loads first: min(level, params.min_level)  */
+    double key;   /* then higher loads first                          */
 } ranked;
 
 static int cmp_ranked(const void *a, const void *b) {
     const ranked *x = a, *y = b;
+    if (x->tier != y->tier) return x->tier - y->tier;
     if (x->key != y->key) return x->key > y->key ? -1 : 1;
     if (x->level != y->level) return x->level - y->level; /* a matrix's levels in order */
     return (x->mat > y->mat) - (x->mat < y->mat);          /* stable: matrix order */
@@ -149,6 +151,11 @@ static bs_status gains_leave_one_out(cm_job *j, int32_t levels, double *gain) {
 }
 
 /* The blocks (levels >= 1) of every matrix with their ranking keys.
+   Blocks below params.min_level come first, level by level (tier): every
+   matrix holds that many blocks before any holds more, because gains
+   measured one matrix at a time miss how matrices left at one plane
+   compound (SmolLM2, fast sort: seven q projections at one plane at
+   3.5 bpw; docs/notes-measurements.md).
    level order (the paper): key = gain, grouped by level. byte order: a
    block also unlocks the matrix's later blocks, so its key is the best
    gain per byte of any run of blocks starting at it (a noisy or negative
@@ -172,7 +179,7 @@ static int32_t rank_blocks(const cm_job *j, int32_t levels, const double *gain, 
                 }
                 if (n > first) key = fmin(key, rk[n - 1].key);
             }
-            rk[n++] = (ranked){i, b, key};
+            rk[n++] = (ranked){i, b, BS_MIN(b, j->p->min_level), key};
         }
     }
     return n;

@@ -125,6 +125,7 @@ bad_flag --embeddings x "--embeddings x"
 bad_flag --rotate maybe "--rotate maybe: expects auto, on or off"
 bad_flag --rotate-draws 0 "--rotate-draws 0"
 bad_flag --probe-level 0 "--probe-level 0"
+bad_flag --min-level 0 "--min-level 0"
 expect_exit 1 "$BS" compress "$M" "$OUT" --tokenizer "$T" --calib "$TMP/calib.txt" --method avd --embeddings planes
 expect_exit 1 "$BS" compress "$M" --calib "$TMP/calib.txt"
 no_output
