@@ -704,6 +704,32 @@ static void test_pool(void) {
     bs_pool_free(NULL);
 }
 
+/* Fast mode's quantizer: every variant's q8_token gives the reference's X,
+   d and o * sum(X) bit for bit, on ordinary and extreme values, NaN and
+   infinity included (a NaN block still quantizes, to zeros where NaN). */
+static void test_q8_token(void) {
+    uint64_t seed = 77;
+    enum { NB = 19, N = NB * 32 };
+    float x[N];
+    for (int trial = 0; trial < 60; trial++) {
+        fill(x, N, trial % 3 != 0, &seed);
+        if (trial % 4 == 1) x[rng_next(&seed) % N] = NAN;
+        if (trial % 5 == 2) x[rng_next(&seed) % N] = -INFINITY;
+        if (trial % 6 == 3) memset(x, 0, 32 * sizeof *x); /* a zero block */
+        uint32_t o = 1u - (1u << (1 + trial % 11));
+        int16_t xq_ref[N], xq[N];
+        float d_ref[NB], d[NB];
+        int32_t osx_ref[NB], osx[NB];
+        bs_q8_token_ref(x, NB, o, xq_ref, d_ref, osx_ref);
+        for (int v = 1; v < n_variants; v++) {
+            variants[v]->q8_token(x, NB, o, xq, d, osx);
+            CHECK_MSG(memcmp(xq, xq_ref, sizeof xq) == 0, "%s: X differs (trial %d)", variants[v]->name, trial);
+            CHECK_MSG(memcmp(d, d_ref, sizeof d) == 0, "%s: d differs (trial %d)", variants[v]->name, trial);
+            CHECK_MSG(memcmp(osx, osx_ref, sizeof osx) == 0, "%s: o*sum differs (trial %d)", variants[v]->name, trial);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     n_variants = bs_kernels_all(variants, 8);
     fprintf(stderr, "kernel variants:");
@@ -722,6 +748,7 @@ int main(int argc, char **argv) {
     RUN(test_planes);
     RUN(test_planes_pack);
     RUN(test_planes_fast_bound);
+    RUN(test_q8_token);
     RUN(test_avd);
     RUN(test_avd_fast_close);
     RUN(test_baselines);

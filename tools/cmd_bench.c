@@ -67,6 +67,7 @@ typedef struct harness {
     bs_pool *pool;
     int n_threads;
     float *x, *y, *scratch; /* scratch: (threads, stride) */
+    float *xk;              /* x as the model's kernels take it (bs_par) */
     float *xpad;            /* x zero-padded to whole blocks of 32 */
     size_t stride;
     int8_t *xq;
@@ -78,11 +79,11 @@ typedef struct harness {
     int chunk;
 } harness;
 
-static void task(void *ctx, int t, int thread) {
+static void qmat_task(void *ctx, int t, int thread) {
     harness *h = ctx;
-    int rows = h->qm ? h->qm->rows : h->l->rows, r0 = t * h->chunk, r1 = BS_MIN(rows, r0 + h->chunk);
-    if (h->qm) bs_qmat_matvec(h->qm, h->xq, h->xd, h->xs, h->y, r0, r1);
-    else bs_linear_kernel(h->k, h->fast, h->l)(h->l, h->x, h->y, 1, r0, r1, h->scratch + (size_t)thread * h->stride);
+    int r0 = t * h->chunk, r1 = BS_MIN(h->qm->rows, r0 + h->chunk);
+    (void)thread;
+    bs_qmat_matvec(h->qm, h->xq, h->xd, h->xs, h->y, r0, r1);
 }
 
 /* One token's matvecs of every linear map on one side; seconds. */
@@ -97,9 +98,14 @@ static double pass(harness *h, int side) {
             memset(h->xpad + h->qm->cols, 0, (size_t)(32 * bs_qmat_blocks(h->qm) - h->qm->cols) * sizeof *h->x);
             bs_q8_quantize(h->xpad, bs_qmat_blocks(h->qm), h->xq, NULL, h->xd, h->xs, NULL);
         }
+        if (!h->qm) { /* as the forward pass runs it */
+            bs_par par = {h->k, h->fast, h->pool, h->scratch, h->stride, 0, h->xk};
+            bs_linear_matmul_par(&par, h->l, h->x, h->y, 1);
+            continue;
+        }
         int rows = h->l->rows;
         h->chunk = h->n_threads == 1 ? rows : bs_linear_split_for(h->l, 1, h->n_threads);
-        bs_pool_run(h->pool, (rows + h->chunk - 1) / h->chunk, task, h);
+        bs_pool_run(h->pool, (rows + h->chunk - 1) / h->chunk, qmat_task, h);
     }
     return cli_now() - t0;
 }
@@ -167,6 +173,7 @@ static int time_sides(bs_model *m, int threads, int fast, int reps, decoder *dec
         h.stride = BS_MAX(h.stride, bs_linear_scratch(h.lins[i].model));
     }
     h.x = malloc((size_t)max_cols * sizeof *h.x);
+    h.xk = malloc((size_t)max_cols * sizeof *h.xk);
     h.y = malloc((size_t)max_rows * sizeof *h.y);
     h.scratch = malloc((size_t)threads * h.stride * sizeof *h.scratch + 1);
     size_t padded = (size_t)(max_cols + 31) / 32 * 32;
@@ -174,7 +181,7 @@ static int time_sides(bs_model *m, int threads, int fast, int reps, decoder *dec
     h.xq = malloc(padded);
     h.xd = malloc(padded * sizeof *h.xd);
     h.xs = malloc(padded * sizeof *h.xs);
-    int ok = h.x && h.y && h.scratch && h.xpad && h.xq && h.xd && h.xs && bs_pool_create(threads, &h.pool) == BS_OK;
+    int ok = h.x && h.xk && h.y && h.scratch && h.xpad && h.xq && h.xd && h.xs && bs_pool_create(threads, &h.pool) == BS_OK;
     if (ok) {
         uint64_t s = 99;
         for (int j = 0; j < max_cols; j++) { /* activations of a plausible scale */
@@ -194,7 +201,7 @@ static int time_sides(bs_model *m, int threads, int fast, int reps, decoder *dec
         }
     }
     bs_pool_free(h.pool);
-    free(h.x), free(h.y), free(h.scratch), free(h.xpad), free(h.xq), free(h.xd), free(h.xs);
+    free(h.x), free(h.xk), free(h.y), free(h.scratch), free(h.xpad), free(h.xq), free(h.xd), free(h.xs);
     free_lins(h.lins, h.n_lins);
     return ok ? 0 : -1;
 }

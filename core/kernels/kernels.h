@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct bs_linear;
+struct bs_q8_act;
 
 /* y (n_tok, rows) = x (n_tok, cols) W^T for rows [r0, r1) only (so that
    callers can split rows across threads). scratch: bs_linear_scratch()
@@ -27,12 +28,25 @@ struct bs_linear;
 typedef void (*bs_linear_fn)(const struct bs_linear *l, const float *x, float *y, int n_tok,
                              int r0, int r1, float *scratch);
 
+/* Fast mode's integer path for rows [r0, r1) of an activation quantized
+   once (kernels_q8.h: bs_q8_prepare), so that threads sharing a matmul do
+   not each quantize it again. work: bs_q8_work_in(thread's scratch). */
+typedef void (*bs_q8_rows_fn)(const struct bs_linear *l, const struct bs_q8_act *a, int n_tok, float *y,
+                              int r0, int r1, uint8_t *work);
+
+/* One token's whole blocks of 32 columns quantized for that path: X in
+   bs_q8_xpos order, block scales d and o * sum(X) per block (kernels_q8.h
+   gives the canonical result, which every variant reproduces exactly). */
+typedef void (*bs_q8_token_fn)(const float *x, int nb, uint32_t o, int16_t *xq, float *d, int32_t *osx);
+
 typedef struct bs_kernels {
     const char *name;
     /* Canonical dot product of n floats. */
     float (*dot_f32)(const float *a, const float *b, int n);
     bs_linear_fn matmul[4];   /* exact mode, indexed by bs_lin_kind      */
     bs_linear_fn fast[4];     /* fast mode, indexed by bs_lin_kind       */
+    bs_q8_rows_fn q8_rows;    /* the rows behind fast[BS_LIN_PLANES]     */
+    bs_q8_token_fn q8_token;  /* and the quantizer in front of them      */
 } bs_kernels;
 
 /* Rows of cols floats that the F16, PLANES and AVD kernels may rebuild at

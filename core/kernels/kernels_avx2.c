@@ -659,9 +659,53 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
     }
 }
 
+/* fast mode's quantizer (kernels_q8.h), eight columns per vector: every
+   step is the reference's IEEE operation (the max ignores NaN as its
+   comparison does; products and the magic-number rounding are single
+   operations, never contracted), so X, d and o * sum(X) are the same. */
+static void q8_token(const float *x, int nb, uint32_t o, int16_t *xq, float *d, int32_t *osx) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), magic = _mm256_set1_ps(12582912.0f);
+    const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f), k256 = _mm256_set1_ps(256.0f);
+    for (int b = 0; b < nb; b++) {
+        const float *xb = x + b * BS_Q8_BLOCK;
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(xb + 8 * i);
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), m); /* (a > m) ? a : m */
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+        float amax = _mm_cvtss_f32(m4);
+        int16_t *xt = xq + b * BS_Q8_BLOCK;
+        if (amax < 0x1p-100f) {
+            memset(xt, 0, BS_Q8_BLOCK * sizeof *xt);
+            d[b] = 0.0f, osx[b] = 0;
+            continue;
+        }
+        __m256 id = _mm256_set1_ps(127.0f / amax);
+        __m256i sum = _mm256_setzero_si256();
+        int32_t X[BS_Q8_BLOCK];
+        for (int i = 0; i < 4; i++) {
+            __m256 t = _mm256_mul_ps(v[i], id);
+            t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q)); /* NaN -> +0 */
+            t = _mm256_max_ps(_mm256_min_ps(t, hi), lo);
+            __m256 h = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
+            __m256 l = _mm256_mul_ps(_mm256_sub_ps(t, h), k256);
+            l = _mm256_max_ps(_mm256_min_ps(_mm256_sub_ps(_mm256_add_ps(l, magic), magic), hi), lo);
+            __m256i xi = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvttps_epi32(h), 8), _mm256_cvttps_epi32(l));
+            sum = _mm256_add_epi32(sum, xi);
+            _mm256_storeu_si256((__m256i *)(X + 8 * i), xi);
+        }
+        for (int j = 0; j < BS_Q8_BLOCK; j++) xt[bs_q8_xpos(j)] = (int16_t)X[j];
+        d[b] = amax / 127.0f;
+        osx[b] = (int32_t)(o * (uint32_t)hsum8(sum));
+    }
+}
+
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows, q8_token);
     else matmul_planes(l, x, y, n_tok, r0, r1, scratch);
 }
 
@@ -948,6 +992,6 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
 
 static const bs_kernels avx2_kernels = {
     "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes},
-    {matmul_f32, matmul_f16, matmul_avd_fast, matmul_planes_fast}};
+    {matmul_f32, matmul_f16, matmul_avd_fast, matmul_planes_fast}, q8_rows, q8_token};
 
 const bs_kernels *bs_kernels_avx2(void) { return &avx2_kernels; }

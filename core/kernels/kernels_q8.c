@@ -63,10 +63,9 @@ size_t bs_q8_work(int32_t cols) {
 }
 
 size_t bs_q8_scratch(int32_t cols) {
-    size_t nb = (size_t)cols / BS_Q8_BLOCK, nb8 = nb8_of(cols), stride = nb * BS_Q8_BLOCK;
-    /* per token: d, osx (4 nb8 each), X (2 stride); one token's digit
-       sums (8 nb) and digits (2 stride); work, 16-aligned */
-    size_t bytes = BS_Q8_TOK * (8 * nb8 + 2 * stride) + 8 * nb + 2 * stride + 16 + bs_q8_work(cols);
+    size_t nb8 = nb8_of(cols), stride = (size_t)cols / BS_Q8_BLOCK * BS_Q8_BLOCK;
+    /* per token: d, osx (4 nb8 bytes each), X (2 stride); work, 16-aligned */
+    size_t bytes = BS_Q8_TOK * (8 * nb8 + 2 * stride) + 16 + bs_q8_work(cols);
     return (bytes + 3) / 4;
 }
 
@@ -76,30 +75,57 @@ float bs_q8_inv(int n) {
     return inv;
 }
 
-void bs_q8_planes_matmul(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
-                         float *scratch, bs_q8_rows_fn rows) {
+/* scratch: per token d, osx (nb8 each), X (stride); then work, 16-aligned
+   (bs_q8_scratch counts the same). */
+typedef struct q8_layout {
+    float *d;
+    int32_t *osx;
+    int16_t *xq;
+    uint8_t *work;
+} q8_layout;
+
+static q8_layout layout_of(float *scratch, int32_t cols) {
+    size_t nb8 = nb8_of(cols), stride = (size_t)cols / BS_Q8_BLOCK * BS_Q8_BLOCK;
+    q8_layout o;
+    o.d = scratch;
+    o.osx = (int32_t *)(o.d + BS_Q8_TOK * nb8);
+    o.xq = (int16_t *)(o.osx + BS_Q8_TOK * nb8);
+    uintptr_t w = (uintptr_t)(o.xq + BS_Q8_TOK * stride);
+    o.work = (uint8_t *)((w + 15) & ~(uintptr_t)15);
+    return o;
+}
+
+uint8_t *bs_q8_work_in(float *scratch, int32_t cols) { return layout_of(scratch, cols).work; }
+
+void bs_q8_token_ref(const float *x, int nb, uint32_t o, int16_t *xq, float *d, int32_t *osx) {
+    for (int b = 0; b < nb; b++) {
+        int8_t xh[BS_Q8_BLOCK], xl[BS_Q8_BLOCK];
+        int32_t sh, sl;
+        bs_q8_quantize(x + b * BS_Q8_BLOCK, 1, xh, xl, &d[b], &sh, &sl);
+        for (int j = 0; j < BS_Q8_BLOCK; j++) xq[b * BS_Q8_BLOCK + bs_q8_xpos(j)] = (int16_t)(256 * xh[j] + xl[j]);
+        osx[b] = (int32_t)(o * (uint32_t)(256 * sh + sl));
+    }
+}
+
+void bs_q8_prepare(const bs_linear *l, const float *x, int n_tok, float *scratch, bs_q8_token_fn token,
+                   bs_q8_act *a) {
     int cols = l->cols, nb = cols / BS_Q8_BLOCK, nb8 = (int)nb8_of(cols), stride = nb * BS_Q8_BLOCK;
     uint32_t o = 1u - (1u << l->n_blocks); /* 1 - 2^n mod 2^32 */
-    /* scratch: see bs_q8_scratch */
-    float *d = scratch;
-    int32_t *osx = (int32_t *)(d + BS_Q8_TOK * nb8), *sh = osx + BS_Q8_TOK * nb8, *sl = sh + nb;
-    int16_t *xq = (int16_t *)(sl + nb);
-    int8_t *xh = (int8_t *)(xq + BS_Q8_TOK * stride), *xl = xh + stride;
-    uintptr_t w = (uintptr_t)(xl + stride);
-    uint8_t *work = (uint8_t *)((w + 15) & ~(uintptr_t)15);
+    q8_layout s = layout_of(scratch, cols);
+    for (int t = 0; t < n_tok; t++) {
+        token(x + (int64_t)t * cols, nb, o, s.xq + (size_t)t * stride, s.d + t * nb8, s.osx + t * nb8);
+        for (int b = nb; b < nb8; b++) s.d[t * nb8 + b] = 0.0f, s.osx[t * nb8 + b] = 0;
+    }
+    *a = (bs_q8_act){x, s.xq, s.d, s.osx, nb, nb8, cols};
+}
+
+void bs_q8_planes_matmul(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
+                         float *scratch, bs_q8_rows_fn rows, bs_q8_token_fn token) {
+    uint8_t *work = bs_q8_work_in(scratch, l->cols);
     for (int t0 = 0; t0 < n_tok; t0 += BS_Q8_TOK) {
         int nt = BS_MIN(BS_Q8_TOK, n_tok - t0);
-        for (int t = 0; t < nt; t++) {
-            bs_q8_quantize(x + (int64_t)(t0 + t) * cols, nb, xh, xl, d + t * nb8, sh, sl);
-            int16_t *xt = xq + (size_t)t * stride;
-            for (int b = 0; b < nb; b++) {
-                for (int j = 0; j < BS_Q8_BLOCK; j++)
-                    xt[b * BS_Q8_BLOCK + bs_q8_xpos(j)] = (int16_t)(256 * xh[b * BS_Q8_BLOCK + j] + xl[b * BS_Q8_BLOCK + j]);
-                osx[t * nb8 + b] = (int32_t)(o * (uint32_t)(256 * sh[b] + sl[b]));
-            }
-            for (int b = nb; b < nb8; b++) d[t * nb8 + b] = 0.0f, osx[t * nb8 + b] = 0;
-        }
-        bs_q8_act a = {x + (int64_t)t0 * cols, xq, d, osx, nb, nb8, cols};
+        bs_q8_act a;
+        bs_q8_prepare(l, x + (int64_t)t0 * l->cols, nt, scratch, token, &a);
         rows(l, &a, nt, y + (int64_t)t0 * l->rows, r0, r1, work);
     }
 }

@@ -57,6 +57,7 @@ struct bs_linear;
 #define BS_Q8_MAX_TOK 4
 /* Tokens quantized at once (up to BS_Q8_MAX_TOK - 1 are ever asked). */
 #define BS_Q8_TOK 4
+_Static_assert(BS_Q8_MAX_TOK - 1 <= BS_Q8_TOK, "a decode batch is quantized in one piece (forward.c)");
 /* E_b fits int32 up to 11 planes (32 * 2047 * 32639 < 2^31); the format
    allows 12, which take the exact path. */
 #define BS_Q8_MAX_PLANES 11
@@ -75,10 +76,9 @@ typedef struct bs_q8_act {
     int nb, nb8, cols;  /* whole blocks; nb rounded up to a multiple of 8 */
 } bs_q8_act;
 
-/* The rows [r0, r1) of y (n_tok tokens, y rows apart) of one variant.
-   work: bs_q8_work(cols) bytes, 16-byte aligned, private to the call. */
-typedef void (*bs_q8_rows_fn)(const struct bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
-                              int r0, int r1, uint8_t *work);
+/* bs_q8_rows_fn (kernels.h): the rows [r0, r1) of y (n_tok tokens, y rows
+   apart) of one variant. work: bs_q8_work(cols) bytes, 16-byte aligned,
+   private to the call. */
 
 /* One token: its nb whole blocks of x into int8 digits q (and ql, the
    second digit, unless NULL), scales d, digit sums s (and sl). The bench's
@@ -91,10 +91,20 @@ size_t bs_q8_work(int32_t cols);
 size_t bs_q8_scratch(int32_t cols);
 /* Whether fast mode takes the integer path for l and a batch of n_tok. */
 int bs_q8_planes_ok(const struct bs_linear *l, int n_tok);
+/* Quantizes n_tok <= BS_Q8_TOK tokens of x (n_tok, l->cols) with token
+   into scratch (bs_q8_scratch floats) and describes them in a; the rows
+   functions' work area follows them (bs_q8_work_in). */
+void bs_q8_prepare(const struct bs_linear *l, const float *x, int n_tok, float *scratch, bs_q8_token_fn token,
+                   bs_q8_act *a);
+/* The work area inside a scratch of bs_q8_scratch floats (the same place
+   in every thread's scratch). */
+uint8_t *bs_q8_work_in(float *scratch, int32_t cols);
 /* The driver every variant shares: quantizes BS_Q8_TOK tokens at a time
    into scratch (bs_q8_scratch floats) and calls rows. */
 void bs_q8_planes_matmul(const struct bs_linear *l, const float *x, float *y, int n_tok, int r0,
-                         int r1, float *scratch, bs_q8_rows_fn rows);
+                         int r1, float *scratch, bs_q8_rows_fn rows, bs_q8_token_fn token);
+/* The reference quantizer (scalar; bs_q8_quantize block by block). */
+void bs_q8_token_ref(const float *x, int nb, uint32_t o, int16_t *xq, float *d, int32_t *osx);
 /* The reference rows function (scalar). */
 void bs_q8_planes_rows_ref(const struct bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
                            int r0, int r1, uint8_t *work);

@@ -143,7 +143,7 @@ void bs_matmul_avd_ref(const bs_linear *l, const float *x, float *y, int n_tok, 
 /* Fast mode: the int8 path where it applies (kernels_q8.h), else exact. */
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, bs_q8_planes_rows_ref, bs_q8_token_ref);
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 
@@ -158,7 +158,7 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
 
 static const bs_kernels ref_kernels = {
     "scalar", bs_dot_f32_ref, {matmul_f32, matmul_by_rows, bs_matmul_avd_ref, matmul_by_rows},
-    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}};
+    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}, bs_q8_planes_rows_ref, bs_q8_token_ref};
 
 const bs_kernels *bs_kernels_ref(void) { return &ref_kernels; }
 

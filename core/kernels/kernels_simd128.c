@@ -749,9 +749,53 @@ static void q8_rows(const bs_linear *l, const bs_q8_act *a, int n_tok, float *y,
     by_n[l->n_blocks](l, a, n_tok, y, r0, r1, work); /* bs_q8_planes_ok: 1 <= n <= BS_Q8_MAX_PLANES */
 }
 
+/* fast mode's quantizer (kernels_q8.h), four columns per vector: every
+   step is the reference's IEEE operation (pmax / pmin are its
+   comparisons, NaN ignored by the max as there), so X, d and o * sum(X)
+   are the same. */
+static void q8_token(const float *x, int nb, uint32_t o, int16_t *xq, float *d, int32_t *osx) {
+    const v128_t magic = wasm_f32x4_splat(12582912.0f), hi = wasm_f32x4_splat(127.0f);
+    const v128_t lo = wasm_f32x4_splat(-127.0f), k256 = wasm_f32x4_splat(256.0f);
+    for (int b = 0; b < nb; b++) {
+        const float *xb = x + b * BS_Q8_BLOCK;
+        v128_t v[8], m = wasm_f32x4_splat(0.0f);
+        for (int i = 0; i < 8; i++) {
+            v[i] = wasm_v128_load(xb + 4 * i);
+            m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[i])); /* m < a ? a : m */
+        }
+        float m0 = wasm_f32x4_extract_lane(m, 0), m1 = wasm_f32x4_extract_lane(m, 1);
+        float m2 = wasm_f32x4_extract_lane(m, 2), m3 = wasm_f32x4_extract_lane(m, 3);
+        float m01 = m1 > m0 ? m1 : m0, m23 = m3 > m2 ? m3 : m2, amax = m23 > m01 ? m23 : m01;
+        int16_t *xt = xq + b * BS_Q8_BLOCK;
+        if (amax < 0x1p-100f) {
+            memset(xt, 0, BS_Q8_BLOCK * sizeof *xt);
+            d[b] = 0.0f, osx[b] = 0;
+            continue;
+        }
+        v128_t id = wasm_f32x4_splat(127.0f / amax), sum = wasm_i32x4_splat(0);
+        int32_t X[BS_Q8_BLOCK];
+        for (int i = 0; i < 8; i++) {
+            v128_t t = wasm_f32x4_mul(v[i], id);
+            t = wasm_v128_and(t, wasm_f32x4_eq(t, t)); /* NaN -> +0 */
+            t = wasm_f32x4_pmax(lo, wasm_f32x4_pmin(hi, t));
+            v128_t h = wasm_f32x4_sub(wasm_f32x4_add(t, magic), magic);
+            v128_t l = wasm_f32x4_mul(wasm_f32x4_sub(t, h), k256);
+            l = wasm_f32x4_pmax(lo, wasm_f32x4_pmin(hi, wasm_f32x4_sub(wasm_f32x4_add(l, magic), magic)));
+            v128_t xi = wasm_i32x4_add(wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(h), 8), wasm_i32x4_trunc_sat_f32x4(l));
+            sum = wasm_i32x4_add(sum, xi);
+            wasm_v128_store(X + 4 * i, xi);
+        }
+        for (int j = 0; j < BS_Q8_BLOCK; j++) xt[bs_q8_xpos(j)] = (int16_t)X[j];
+        uint32_t total = (uint32_t)wasm_i32x4_extract_lane(sum, 0) + (uint32_t)wasm_i32x4_extract_lane(sum, 1) +
+                         (uint32_t)wasm_i32x4_extract_lane(sum, 2) + (uint32_t)wasm_i32x4_extract_lane(sum, 3);
+        d[b] = amax / 127.0f;
+        osx[b] = (int32_t)(o * total);
+    }
+}
+
 static void matmul_planes_fast(const bs_linear *l, const float *x, float *y, int n_tok, int r0, int r1,
                                float *scratch) {
-    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows);
+    if (bs_q8_planes_ok(l, n_tok)) bs_q8_planes_matmul(l, x, y, n_tok, r0, r1, scratch, q8_rows, q8_token);
     else matmul_by_rows(l, x, y, n_tok, r0, r1, scratch);
 }
 
@@ -818,7 +862,7 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
 
 static const bs_kernels simd128_kernels = {
     "simd128", dot_f32, {matmul_f32, matmul_by_rows, matmul_avd, matmul_by_rows},
-    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}};
+    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}, q8_rows, q8_token};
 
 const bs_kernels *bs_kernels_simd128(void) { return &simd128_kernels; }
 

@@ -13,37 +13,10 @@
 #include <math.h>
 #include <string.h>
 
-/* One linear map split by rows over the session's threads: rows are
-   independent, so the split cannot change any result. */
-typedef struct lin_job {
-    const bs_session *s;
-    const bs_linear *l;
-    const float *x;
-    float *y;
-    int n, chunk;
-} lin_job;
-
-static void lin_task(void *ctx, int task, int thread) {
-    const lin_job *j = ctx;
-    int r0 = task * j->chunk, r1 = BS_MIN(j->l->rows, r0 + j->chunk);
-    bs_linear_kernel(j->s->k, j->s->fast, j->l)(j->l, j->x, j->y, j->n, r0, r1,
-                                                j->s->lin_scratch + (size_t)thread * j->s->lin_stride);
-}
-
-/* y (n, rows) = x (n, cols) W^T; channels kept apart (outliers.c) are
-   zeroed for the kernels and added back exactly; a rotated matrix gets
-   its input rotated (rotate.h), once for all rows and threads. */
+/* y (n, rows) = x (n, cols) W^T over the session's threads. */
 static void linear(bs_session *s, const bs_linear *l, const float *x, float *y, int n) {
-    int rows = l->rows, nt = s->n_threads;
-    const float *xk = bs_linear_input(l, x, s->xmask, n);
-    if (nt == 1 || (int64_t)rows * l->cols * n < s->par_min_work) {
-        bs_linear_kernel(s->k, s->fast, l)(l, xk, y, n, 0, rows, s->lin_scratch);
-    } else {
-        int chunk = bs_linear_split_for(l, n, nt);
-        lin_job j = {s, l, xk, y, n, chunk};
-        bs_pool_run(s->pool, (rows + chunk - 1) / chunk, lin_task, &j);
-    }
-    if (l->n_out > 0) bs_outliers_add(l, x, y, n, 0, rows);
+    bs_par par = {s->k, s->fast, s->pool, s->lin_scratch, s->lin_stride, s->par_min_work, s->xmask};
+    bs_linear_matmul_par(&par, l, x, y, n);
 }
 
 static void rmsnorm(const bs_kernels *k, float *out, const float *x, const float *w, int n,

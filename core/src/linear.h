@@ -18,6 +18,21 @@ void bs_linear_matmul(const bs_kernels *k, const bs_linear *l, const float *x, f
 /* The same for rows [r0, r1) of y only (one thread's share). */
 void bs_linear_matmul_rows(const bs_kernels *k, const bs_linear *l, const float *x, float *y,
                            int n_tok, int r0, int r1, float *scratch);
+/* A thread pool and what each of its threads needs to run matmuls. */
+struct bs_pool;
+typedef struct bs_par {
+    const bs_kernels *k;
+    int fast;             /* fast mode (kernels.h)                        */
+    struct bs_pool *pool; /* its threads share each matmul                */
+    float *scratch;       /* (threads, stride) floats, thread 0 the caller's */
+    size_t stride;        /* at least bs_linear_scratch() of every matrix */
+    int64_t min_work;     /* fewer multiply-adds stay on the caller       */
+    float *xk;            /* room for the kernels' input (bs_linear_input) */
+} bs_par;
+/* y (n_tok, rows) = x (n_tok, cols) W^T as the model computes it (kept
+   channels, rotation), rows split over p's threads (linear_par.c); the
+   same result for any number of threads. */
+void bs_linear_matmul_par(const bs_par *p, const bs_linear *l, const float *x, float *y, int n_tok);
 /* Rows per task when a matmul is split over n_threads: about four tasks
    per thread (a thread that starts late, or shares its core with another
    process, takes fewer), each a multiple of 8 rows so the kernels' row

@@ -48,15 +48,14 @@ struct bs_session {
 };
 
 /* Below this many multiply-adds a linear map or an attention pass runs on
-   the calling thread alone: about 5 to 10 microseconds of work, where
-   handing out tasks (a microsecond or two) would eat the gain (stories260K's
-   64 x 64 maps stay serial even for 64-token batches; SmolLM2's 576 x 576
-   split even for one token). A build whose kernels run slower per
-   multiply-add defines a lower value: the threaded wasm build uses 100000
-   (wasm/threads.cmake), the same 5 to 10 microseconds there, so SmolLM2's
-   192 x 576 key and value maps split too. */
+   the calling thread alone, where handing out tasks (a microsecond or two)
+   would eat the gain: stories260K's 64 x 64 maps stay serial even for
+   16-token batches; SmolLM2's 192 x 576 key and value maps (about 12
+   microseconds natively at 3 planes) split, and so does its decode
+   attention from about 170 tokens of context. The threaded wasm build uses
+   the same value (wasm/threads.cmake). */
 #ifndef BS_PAR_MIN_WORK
-#define BS_PAR_MIN_WORK 300000
+#define BS_PAR_MIN_WORK 100000
 #endif
 
 /* Rows of logits computed per lm_head pass when scoring a whole batch. */
