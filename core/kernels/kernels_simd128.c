@@ -21,6 +21,7 @@
  * core/kernels/ stays unaffected. */
 #ifdef __wasm_simd128__
 
+#include "baseline.h"
 #include "kernels.h"
 #include "kernels_lut.h"
 #include "kernels_q8.h"
@@ -814,6 +815,85 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
                             float *scratch) {
     if (n_tok < BS_AVD_ROWS_MIN_TOK) bs_lut_avd_matmul(l, x, y, n_tok, r0, r1, scratch, lut_tables, lut_rows);
     else matmul_avd(l, x, y, n_tok, r0, r1, scratch);
+}
+
+/* ---- bench baselines: Q8_0 / Q4_0-like matvec (baseline.h) ------------- */
+
+/* Four i32 lanes that sum to isum_b of one block of 32, before the 4-bit
+   offset: codes and x widened to i16, then i32x4.dot_i16x8_s. 8-bit codes
+   are signed; 4-bit ones are nibbles 0..15 (the low nibbles face x[0..15],
+   the high ones x[16..31]), whose -8 offset the caller takes out with the
+   block's sum of x. lo4: the 0x0f byte mask, held in a register. */
+BS_INLINE v128_t qmat_block(const uint8_t *qb, const int8_t *x, int bits, v128_t lo4) {
+    v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 16), w0, w1;
+    if (bits == 8) {
+        w0 = wasm_v128_load(qb);
+        w1 = wasm_v128_load(qb + 16);
+    } else {
+        v128_t b = wasm_v128_load(qb);
+        w0 = wasm_v128_and(b, lo4);
+        w1 = wasm_u8x16_shr(b, 4);
+    }
+    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w0), wasm_i16x8_extend_low_i8x16(x0));
+    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w0), wasm_i16x8_extend_high_i8x16(x0));
+    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w1), wasm_i16x8_extend_low_i8x16(x1));
+    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w1), wasm_i16x8_extend_high_i8x16(x1));
+    return wasm_i32x4_add(wasm_i32x4_add(s0, s1), wasm_i32x4_add(s2, s3));
+}
+
+/* Lane k = the sum of the four lanes of v_k (integers: exact). */
+BS_INLINE v128_t qmat_hsum4(v128_t v0, v128_t v1, v128_t v2, v128_t v3) {
+    v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(v0, v1, 0, 1, 4, 5), wasm_i32x4_shuffle(v0, v1, 2, 3, 6, 7));
+    v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(v2, v3, 0, 1, 4, 5), wasm_i32x4_shuffle(v2, v3, 2, 3, 6, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+}
+
+/* isum_b of blocks b .. b+3 of row q, offset taken out. */
+BS_INLINE v128_t qmat_isum4(const uint8_t *q, const int8_t *xq, const int32_t *xs, int b, int bits, v128_t lo4) {
+    int bb = bits == 8 ? 32 : 16;
+    v128_t e = qmat_hsum4(qmat_block(q + b * bb, xq + b * 32, bits, lo4),
+                          qmat_block(q + (b + 1) * bb, xq + (b + 1) * 32, bits, lo4),
+                          qmat_block(q + (b + 2) * bb, xq + (b + 2) * 32, bits, lo4),
+                          qmat_block(q + (b + 3) * bb, xq + (b + 3) * 32, bits, lo4));
+    return bits == 8 ? e : wasm_i32x4_sub(e, wasm_i32x4_shl(wasm_v128_load(xs + b), 3));
+}
+
+/* The reference's order (baseline.h): lanes 0..3 and 4..7 of the canonical
+   dot of e and f in lo and hi, the contract's reduction, then the tail
+   blocks in order. */
+BS_INLINE void qmat_rows(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                         int r0, int r1, int bits) {
+    int nb = bs_qmat_blocks(m), bb = bits == 8 ? 32 : 16;
+    const v128_t lo4 = pk_k()[0];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *q = m->q + (int64_t)r * nb * bb;
+        const uint16_t *d = m->d + (int64_t)r * nb;
+        v128_t lo = wasm_f32x4_splat(0.0f), hi = lo;
+        int b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            v128_t f0 = wasm_f32x4_mul(f16x4_to_f32(d + b), wasm_v128_load(xd + b));
+            v128_t f1 = wasm_f32x4_mul(f16x4_to_f32(d + b + 4), wasm_v128_load(xd + b + 4));
+            v128_t e0 = wasm_f32x4_convert_i32x4(qmat_isum4(q, xq, xs, b, bits, lo4));
+            v128_t e1 = wasm_f32x4_convert_i32x4(qmat_isum4(q, xq, xs, b + 4, bits, lo4));
+            lo = wasm_f32x4_add(lo, wasm_f32x4_mul(e0, f0));
+            hi = wasm_f32x4_add(hi, wasm_f32x4_mul(e1, f1));
+        }
+        float sum = reduce8(lo, hi);
+        for (; b < nb; b++) {
+            v128_t v = qmat_block(q + b * bb, xq + b * 32, bits, lo4);
+            int32_t isum = wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+                           wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+            if (bits == 4) isum -= 8 * xs[b];
+            sum += (float)isum * (bs_f16_to_f32(d[b]) * xd[b]);
+        }
+        y[r] = sum;
+    }
+}
+
+void bs_qmat_matvec_simd128(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                            int r0, int r1) {
+    if (m->bits == 8) qmat_rows(m, xq, xd, xs, y, r0, r1, 8);
+    else qmat_rows(m, xq, xd, xs, y, r0, r1, 4);
 }
 
 static const bs_kernels simd128_kernels = {
