@@ -20,7 +20,6 @@
 #include "cli.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 /* Best-of-3 read bandwidth over a buffer much larger than the caches. */
 static double read_bandwidth(size_t bytes) {
