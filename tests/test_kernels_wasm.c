@@ -15,8 +15,11 @@
  * weights and x at unaligned addresses, values that are large, tiny,
  * subnormal, +-0 and of mixed signs; binary16 weights take every finite bit
  * pattern. Only finite results are compared: NaN payloads are not part of
- * the contract.
+ * the contract. The bench's Q8_0 / Q4_0-like baselines (baseline.h): the
+ * chosen matvec against bs_qmat_matvec_ref, 1 to 18 blocks per row (whole
+ * groups of 8 and tails), ragged last blocks, zero and tiny rows.
  */
+#include "baseline.h"
 #include "half.h"
 #include "kernels.h"
 #include "linear.h"
@@ -244,6 +247,51 @@ static void test_planes(void) {
             }
 }
 
+/* One quantized matrix: the chosen matvec against the reference on rows
+   [r0, r1) (sentinels outside), x's arrays one element off alignment. */
+static void compare_qmat(const bs_qmat *m, const float *x, int r0, int r1) {
+    int nb = bs_qmat_blocks(m);
+    float *xpad = calloc((size_t)nb * 32, sizeof *xpad), *xd = malloc((nb + 1) * sizeof *xd);
+    int8_t *xq = malloc((size_t)nb * 32 + 1);
+    int32_t *xs = malloc((nb + 1) * sizeof *xs);
+    memcpy(xpad, x, (size_t)m->cols * sizeof *x);
+    bs_q8_quantize(xpad, nb, xq + 1, NULL, xd + 1, xs + 1, NULL);
+    float *want = malloc((m->rows + 1) * sizeof *want), *got = malloc((m->rows + 1) * sizeof *got);
+    for (int i = 0; i <= m->rows; i++) want[i] = got[i] = -77.5f;
+    bs_qmat_matvec_ref(m, xq + 1, xd + 1, xs + 1, want + 1, r0, r1);
+    bs_qmat_matvec(m, xq + 1, xd + 1, xs + 1, got + 1, r0, r1);
+    int bad = 0;
+    while (bad <= m->rows && memcmp(&got[bad], &want[bad], 4) == 0) bad++;
+    CHECK_MSG(bad > m->rows, "q%d rows %d cols %d [%d,%d): y[%d] %.9g vs %.9g", m->bits, m->rows, m->cols, r0, r1,
+              bad - 1, bad <= m->rows ? (double)got[bad] : 0.0, bad <= m->rows ? (double)want[bad] : 0.0);
+    free(xpad), free(xd), free(xq), free(xs), free(want), free(got);
+}
+
+static void test_qmat(void) {
+    static const int QCOLS[] = {1, 31, 32, 33, 64, 100, 256, 257, 288, 319, 576};
+    static const float SCALE[] = {1.0f, 0.0f, 1e-6f, 1e-3f, 100.0f}; /* per row: zero and tiny rows too */
+    for (int bits = 4; bits <= 8; bits += 4)
+        for (int ri = 0; ri < N_OF(ROWS); ri++)
+            for (int ci = 0; ci < N_OF(QCOLS); ci++) {
+                int rows = ROWS[ri], cols = QCOLS[ci];
+                float *w = malloc((size_t)rows * cols * sizeof *w), *x = malloc(cols * sizeof *x);
+                for (int r = 0; r < rows; r++)
+                    for (int j = 0; j < cols; j++) w[(size_t)r * cols + j] = unit() * SCALE[(r + ci) % N_OF(SCALE)];
+                bs_qmat m;
+                CHECK(bs_qmat_init(&m, w, rows, cols, bits) == 0);
+#if defined(__wasm_simd128__)
+                CHECK_MSG(m.matvec == bs_qmat_matvec_simd128, "SIMD128 build: q%d matvec is not the SIMD128 one", bits);
+#endif
+                for (int hard = 0; hard < 2; hard++) {
+                    fill(x, cols, hard);
+                    compare_qmat(&m, x, 0, rows);
+                    if (rows > 2) compare_qmat(&m, x, 1, rows - 1);
+                }
+                bs_qmat_free(&m);
+                free(w), free(x);
+            }
+}
+
 static void test_avd(void) {
     for (int ri = 0; ri < N_OF(ROWS); ri++)
         for (int ci = 0; ci < N_OF(COLS); ci++) {
@@ -275,6 +323,70 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Fastest call (of those in 0.3 s: a call never preempted shows what the
+   code does on a shared machine) of fn(arg), seconds. */
+static double fastest(void (*fn)(void *), void *arg) {
+    double t0 = now(), best = 1e30, t1;
+    int calls = 0;
+    do {
+        double ts = now();
+        fn(arg);
+        t1 = now();
+        if (t1 - ts < best) best = t1 - ts;
+    } while (++calls < 3 || t1 - t0 < 0.3);
+    return best;
+}
+
+typedef struct qmat_call {
+    const bs_qmat *m;
+    bs_qmat_fn fn;
+    const int8_t *xq;
+    const float *xd;
+    const int32_t *xs;
+    float *y;
+} qmat_call;
+
+typedef struct linear_call {
+    bs_linear_fn fn;
+    const bs_linear *l;
+    const float *x;
+    float *y, *scratch;
+} linear_call;
+
+static void run_linear(void *arg) {
+    linear_call *c = arg;
+    c->fn(c->l, c->x, c->y, 1, 0, c->l->rows, c->scratch);
+}
+
+static void run_qmat(void *arg) {
+    qmat_call *c = arg;
+    c->fn(c->m, c->xq, c->xd, c->xs, c->y, 0, c->m->rows);
+}
+
+/* The bench's baselines on the same matrix: the reference and the chosen
+   variant, x quantized once (outside the timing). */
+static void bench_qmat(const float *w, const float *x, int rows, int cols, const char *only) {
+    int nb = (cols + 31) / 32;
+    float *xpad = calloc((size_t)nb * 32, sizeof *xpad), *xd = malloc(nb * sizeof *xd), *y = malloc(rows * sizeof *y);
+    int8_t *xq = malloc((size_t)nb * 32);
+    int32_t *xs = malloc(nb * sizeof *xs);
+    memcpy(xpad, x, (size_t)cols * sizeof *x);
+    bs_q8_quantize(xpad, nb, xq, NULL, xd, xs, NULL);
+    for (int bits = 8; bits >= 4; bits -= 4) {
+        char name[32];
+        snprintf(name, sizeof name, "Q%d_0 baseline", bits);
+        if (only && !strstr(name, only)) continue;
+        bs_qmat m;
+        if (bs_qmat_init(&m, w, rows, cols, bits) != 0) break;
+        qmat_call ref = {&m, bs_qmat_matvec_ref, xq, xd, xs, y}, best = ref;
+        best.fn = m.matvec;
+        printf("  %-20s  scalar %.2f  %s %.2f\n", name, 2.0 * rows * cols / fastest(run_qmat, &ref) * 1e-9,
+               bs_kernels_best()->name, 2.0 * rows * cols / fastest(run_qmat, &best) * 1e-9);
+        bs_qmat_free(&m);
+    }
+    free(xpad), free(xd), free(y), free(xq), free(xs);
 }
 
 /* Matvec (n_tok 1) GFLOP/s of each variant on a 1536 x 576 matrix
@@ -337,20 +449,12 @@ static void bench(const char *only) {
         if (only && !strstr(name, only)) continue;
         printf("  %-20s", name);
         for (int v = 0; v < n_variants; v++) {
-            /* the fastest call of those in 0.3 s: a call that was never
-               preempted shows what the code does on a shared machine */
-            double t0 = now(), best = 1e30, t1;
-            int calls = 0;
-            do {
-                double ts = now();
-                bs_linear_kernel(variants[v], fast, l)(l, x, y, 1, 0, rows, scr);
-                t1 = now();
-                if (t1 - ts < best) best = t1 - ts;
-            } while (++calls < 3 || t1 - t0 < 0.3);
-            printf("  %s %.2f", variants[v]->name, 2.0 * (double)n / best * 1e-9);
+            linear_call c = {bs_linear_kernel(variants[v], fast, l), l, x, y, scr};
+            printf("  %s %.2f", variants[v]->name, 2.0 * (double)n / fastest(run_linear, &c) * 1e-9);
         }
         printf("\n");
     }
+    bench_qmat(w, x, rows, cols, only);
     for (int i = 0; i < 8; i++) free(bits[i]);
     for (int k = 0; k < 6; k++)
         for (int i = 0; i < PN[k][0]; i++) free(copies[k][i]);
@@ -369,5 +473,6 @@ int main(int argc, char **argv) {
     RUN(test_f16);
     RUN(test_planes);
     RUN(test_avd);
+    RUN(test_qmat);
     return test_summary();
 }

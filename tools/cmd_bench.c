@@ -4,23 +4,22 @@
  *
  * Baselines: every linear map of the loaded model rebuilt as dense f32 W
  * (the sum of its attached blocks) and as 8-bit and 4-bit group-quantized
- * copies of that W (baseline.h). One "token" of a baseline is one matvec
- * of every linear map (lm_head included) on the same thread pool and row
- * split as the forward pass; the rest of a decode step (attention, norms,
- * sampling-free logits) is the same whatever the weights, so it is taken
- * from the model's own measured decode: baseline decode tok/s =
+ * copies of that W (the core's harness, bench.h, which the wasm module
+ * runs too). One "token" of a baseline is one matvec of every linear map
+ * (lm_head included) on the session's thread pool and row split; the rest
+ * of a decode step (attention, norms, sampling-free logits) is the same
+ * whatever the weights, so it is taken from the model's own measured
+ * decode: baseline decode tok/s =
  * 1 / (baseline matvecs + (model decode step - model matvecs)).
  *
  * Roofline: decode reads every weight once per token, so read bandwidth /
  * weight bytes bounds decode tok/s; the int8 multiply-add peak bounds how
  * many weights per second any int8 kernel can consume. */
 #include "baseline.h"
+#include "bench.h"
 #include "cli.h"
-#include "linear.h"
-#include "pool.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 /* Best-of-3 read bandwidth over a buffer much larger than the caches. */
 static double read_bandwidth(size_t bytes) {
@@ -48,99 +47,6 @@ static double read_bandwidth(size_t bytes) {
     return best;
 }
 
-/* ---- the matvec harness ---------------------------------------------------- */
-
-enum { SIDE_MODEL, SIDE_F32, SIDE_Q8, SIDE_Q4, N_SIDES };
-static const char *const side_names[N_SIDES] = {"bitstack", "f32", "q8", "q4"};
-
-/* One linear map in every form. */
-typedef struct bench_lin {
-    const bs_linear *model; /* the model's own */
-    bs_linear f32;          /* dense copy */
-    bs_qmat q[2];           /* 8-bit, 4-bit */
-} bench_lin;
-
-typedef struct harness {
-    bench_lin *lins;
-    int n_lins, fast;
-    const bs_kernels *k;
-    bs_pool *pool;
-    int n_threads;
-    float *x, *y, *scratch; /* scratch: (threads, stride) */
-    float *xk;              /* x as the model's kernels take it (bs_par) */
-    float *xpad;            /* x zero-padded to whole blocks of 32 */
-    size_t stride;
-    int8_t *xq;
-    float *xd;
-    int32_t *xs;
-    /* the job being run */
-    const bs_linear *l;
-    const bs_qmat *qm;
-    int chunk;
-} harness;
-
-static void qmat_task(void *ctx, int t, int thread) {
-    harness *h = ctx;
-    int r0 = t * h->chunk, r1 = BS_MIN(h->qm->rows, r0 + h->chunk);
-    (void)thread;
-    bs_qmat_matvec(h->qm, h->xq, h->xd, h->xs, h->y, r0, r1);
-}
-
-/* One token's matvecs of every linear map on one side; seconds. */
-static double pass(harness *h, int side) {
-    double t0 = cli_now();
-    for (int i = 0; i < h->n_lins; i++) {
-        bench_lin *b = &h->lins[i];
-        h->l = side == SIDE_MODEL ? b->model : &b->f32;
-        h->qm = side >= SIDE_Q8 ? &b->q[side - SIDE_Q8] : NULL;
-        if (h->qm) { /* part of the cost: quantizing x for every matvec */
-            memcpy(h->xpad, h->x, (size_t)h->qm->cols * sizeof *h->x);
-            memset(h->xpad + h->qm->cols, 0, (size_t)(32 * bs_qmat_blocks(h->qm) - h->qm->cols) * sizeof *h->x);
-            bs_q8_quantize(h->xpad, bs_qmat_blocks(h->qm), h->xq, NULL, h->xd, h->xs, NULL);
-        }
-        if (!h->qm) { /* as the forward pass runs it */
-            bs_par par = {h->k, h->fast, h->pool, h->scratch, h->stride, 0, h->xk};
-            bs_linear_matmul_par(&par, h->l, h->x, h->y, 1);
-            continue;
-        }
-        int rows = h->l->rows;
-        h->chunk = h->n_threads == 1 ? rows : bs_linear_split_for(h->l, 1, h->n_threads);
-        bs_pool_run(h->pool, (rows + h->chunk - 1) / h->chunk, qmat_task, h);
-    }
-    return cli_now() - t0;
-}
-
-/* Dense and quantized copies of every linear map of m (a tied table
-   once). Returns 0 or -1 (out of memory). */
-static int build_lins(bs_model *m, bench_lin **out, int *n_out) {
-    int n = 7 * m->cfg.n_layers + 1;
-    bench_lin *lins = calloc((size_t)n, sizeof *lins);
-    if (!lins) return -1;
-    for (int i = 0; i < n; i++) {
-        const bs_linear *l = i < n - 1 ? bs_layer_linear(&m->layers[i / 7], i % 7) : m->output;
-        bench_lin *b = &lins[i];
-        b->model = l;
-        float *w = malloc((size_t)l->rows * l->cols * sizeof *w);
-        if (!w) goto fail;
-        for (int r = 0; r < l->rows; r++) bs_linear_row(l, r, w + (size_t)r * l->cols);
-        b->f32 = (bs_linear){.rows = l->rows, .cols = l->cols, .kind = BS_LIN_F32, .w = w};
-        if (bs_qmat_init(&b->q[0], w, l->rows, l->cols, 8) || bs_qmat_init(&b->q[1], w, l->rows, l->cols, 4))
-            goto fail;
-    }
-    *out = lins;
-    *n_out = n;
-    return 0;
-fail:
-    for (int i = 0; i < n; i++) free(lins[i].f32.w), bs_qmat_free(&lins[i].q[0]), bs_qmat_free(&lins[i].q[1]);
-    free(lins);
-    return -1;
-}
-
-static void free_lins(bench_lin *lins, int n) {
-    for (int i = 0; i < n; i++) free(lins[i].f32.w), bs_qmat_free(&lins[i].q[0]), bs_qmat_free(&lins[i].q[1]);
-    free(lins);
-}
-
 /* The model's decode, a few tokens at a time, between baseline passes. */
 typedef struct decoder {
     bs_session *s;
@@ -160,50 +66,19 @@ static void decode_round(decoder *d) {
     d->next += n;
 }
 
-/* Best seconds per token of each side over reps interleaved passes, with
-   a round of the model's decode (dec) before each. */
-static int time_sides(bs_model *m, int threads, int fast, int reps, decoder *dec, double best[N_SIDES],
-                      int64_t bytes[N_SIDES]) {
-    harness h = {.fast = fast, .k = bs_kernels_best(), .n_threads = threads};
-    if (build_lins(m, &h.lins, &h.n_lins) != 0) return -1;
-    int32_t max_cols = 0, max_rows = 0;
-    for (int i = 0; i < h.n_lins; i++) {
-        max_cols = BS_MAX(max_cols, h.lins[i].model->cols);
-        max_rows = BS_MAX(max_rows, h.lins[i].model->rows);
-        h.stride = BS_MAX(h.stride, bs_linear_scratch(h.lins[i].model));
-    }
-    h.x = malloc((size_t)max_cols * sizeof *h.x);
-    h.xk = malloc((size_t)max_cols * sizeof *h.xk);
-    h.y = malloc((size_t)max_rows * sizeof *h.y);
-    h.scratch = malloc((size_t)threads * h.stride * sizeof *h.scratch + 1);
-    size_t padded = (size_t)(max_cols + 31) / 32 * 32;
-    h.xpad = malloc(padded * sizeof *h.xpad);
-    h.xq = malloc(padded);
-    h.xd = malloc(padded * sizeof *h.xd);
-    h.xs = malloc(padded * sizeof *h.xs);
-    int ok = h.x && h.xk && h.y && h.scratch && h.xpad && h.xq && h.xd && h.xs && bs_pool_create(threads, &h.pool) == BS_OK;
-    if (ok) {
-        uint64_t s = 99;
-        for (int j = 0; j < max_cols; j++) { /* activations of a plausible scale */
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            h.x[j] = (float)((int64_t)(s >> 40) - (1 << 23)) / (float)(1 << 23);
-        }
-        for (int i = 0; i < N_SIDES; i++) best[i] = 1e30, bytes[i] = 0;
-        for (int i = 0; i < h.n_lins; i++) {
-            bytes[SIDE_MODEL] += bs_linear_bytes(h.lins[i].model);
-            bytes[SIDE_F32] += bs_linear_bytes(&h.lins[i].f32);
-            bytes[SIDE_Q8] += bs_qmat_bytes(&h.lins[i].q[0]);
-            bytes[SIDE_Q4] += bs_qmat_bytes(&h.lins[i].q[1]);
-        }
-        for (int r = 0; r < reps; r++) {
-            decode_round(dec);
-            for (int side = 0; side < N_SIDES; side++) best[side] = BS_MIN(best[side], pass(&h, side));
+/* Best seconds per pass of each side (bench.h) over reps interleaved
+   passes, with a round of the model's decode (dec) before each. */
+static bs_status time_sides(bs_bench *b, int reps, decoder *dec, double best[BS_BENCH_N_SIDES]) {
+    for (int i = 0; i < BS_BENCH_N_SIDES; i++) best[i] = 1e30;
+    for (int r = 0; r < reps; r++) {
+        decode_round(dec);
+        for (int side = 0; side < BS_BENCH_N_SIDES; side++) {
+            double t0 = cli_now();
+            BS_TRY(bs_bench_pass(b, side));
+            best[side] = BS_MIN(best[side], cli_now() - t0);
         }
     }
-    bs_pool_free(h.pool);
-    free(h.x), free(h.xk), free(h.y), free(h.scratch), free(h.xpad), free(h.xq), free(h.xd), free(h.xs);
-    free_lins(h.lins, h.n_lins);
-    return ok ? 0 : -1;
+    return BS_OK;
 }
 
 /* ---- the command ------------------------------------------------------------ */
@@ -261,9 +136,10 @@ int cmd_bench(int argc, char **argv) {
     if ((r = cli_load_model(pos[0], tokenizer, budget, &m)) != EXIT_OK) return r;
     bs_model_info info;
     bs_model_get_info(m, &info);
-    double prefill = 0, decode = 0, best[N_SIDES] = {0};
-    int64_t bytes[N_SIDES] = {0};
+    double prefill = 0, decode = 0, best[BS_BENCH_N_SIDES] = {0};
+    int64_t bytes[BS_BENCH_N_SIDES] = {0};
     bs_session *s = NULL;
+    bs_bench *bench = NULL;
     int32_t *ids = NULL;
     if ((r = start_model(m, n_prompt, n_gen, threads, exact, &s, &ids, &prefill)) != EXIT_OK) goto done;
     /* decode in rounds between the baselines' passes (a shared machine
@@ -271,10 +147,13 @@ int cmd_bench(int argc, char **argv) {
     decoder dec = {s, ids, n_prompt, n_prompt + n_gen, no_baselines ? n_gen : (n_gen + reps - 1) / reps, 1e30, BS_OK};
     int have_base = 0;
     if (!no_baselines) {
-        if (time_sides(m, threads, !exact, reps, &dec, best, bytes) != 0)
-            fprintf(stderr, "bitstack: bench: no baselines (out of memory)\n");
+        bs_status st = bs_bench_create(s, &bench);
+        if (st == BS_OK) st = time_sides(bench, reps, &dec, best);
+        if (st != BS_OK)
+            fprintf(stderr, "bitstack: bench: no baselines (%s)\n", bs_last_error());
         else
             have_base = 1;
+        for (int i = 0; i < BS_BENCH_N_SIDES; i++) bytes[i] = bs_bench_bytes(bench, i);
     }
     while (dec.next < dec.end && dec.st == BS_OK) decode_round(&dec);
     if (dec.st != BS_OK) {
@@ -287,19 +166,14 @@ int cmd_bench(int argc, char **argv) {
     size_t bw_bytes = (size_t)(want < (256 << 20) ? (256 << 20) : want > (1 << 30) ? (1 << 30) : want);
     double bw = read_bandwidth(bw_bytes), peak = bs_int8_peak_gmacs();
     double bound = bw / (double)info.weight_bytes; /* every weight read once per token */
-    double other = have_base ? BS_MAX(0.0, 1.0 / decode - best[SIDE_MODEL]) : 0; /* not matvecs */
-    double base_tok[N_SIDES];
-    for (int i = 0; i < N_SIDES; i++) base_tok[i] = have_base ? 1.0 / (best[i] + other) : 0;
-    int64_t n_weights = 0;
-    for (int i = 0; i < 7 * info.n_layers; i++) {
-        const bs_linear *l = bs_layer_linear(&m->layers[i / 7], i % 7);
-        n_weights += (int64_t)l->rows * l->cols;
-    }
-    n_weights += (int64_t)m->output->rows * m->output->cols;
+    double other = have_base ? BS_MAX(0.0, 1.0 / decode - best[BS_BENCH_MODEL]) : 0; /* not matvecs */
+    double base_tok[BS_BENCH_N_SIDES];
+    for (int i = 0; i < BS_BENCH_N_SIDES; i++) base_tok[i] = have_base ? 1.0 / (best[i] + other) : 0;
+    int64_t n_weights = bs_bench_weights(bench);
     /* the model's matvecs alone: weight bytes / s against bandwidth, and
        weights / s against the int8 peak (one multiply-add per weight) */
-    double mv_bytes_s = have_base ? bytes[SIDE_MODEL] / best[SIDE_MODEL] : 0;
-    double mv_gmacs = have_base ? n_weights / best[SIDE_MODEL] * 1e-9 : 0;
+    double mv_bytes_s = have_base ? bytes[BS_BENCH_MODEL] / best[BS_BENCH_MODEL] : 0;
+    double mv_gmacs = have_base ? n_weights / best[BS_BENCH_MODEL] * 1e-9 : 0;
     if (json) {
         printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d, \"kernels\": \"%s\", "
                "\"mode\": \"%s\", \"weight_bytes\": %lld",
@@ -309,9 +183,9 @@ int cmd_bench(int argc, char **argv) {
             printf(", \"baseline_decode_tok_s\": {\"f32\": %.2f, \"q8\": %.2f, \"q4\": %.2f}, "
                    "\"baseline_weight_bytes\": {\"f32\": %lld, \"q8\": %lld, \"q4\": %lld}, "
                    "\"matvec_tok_s\": {\"bitstack\": %.2f, \"f32\": %.2f, \"q8\": %.2f, \"q4\": %.2f}",
-                   base_tok[SIDE_F32], base_tok[SIDE_Q8], base_tok[SIDE_Q4], (long long)bytes[SIDE_F32],
-                   (long long)bytes[SIDE_Q8], (long long)bytes[SIDE_Q4], 1 / best[SIDE_MODEL], 1 / best[SIDE_F32],
-                   1 / best[SIDE_Q8], 1 / best[SIDE_Q4]);
+                   base_tok[BS_BENCH_F32], base_tok[BS_BENCH_Q8], base_tok[BS_BENCH_Q4],
+                   (long long)bytes[BS_BENCH_F32], (long long)bytes[BS_BENCH_Q8], (long long)bytes[BS_BENCH_Q4],
+                   1 / best[BS_BENCH_MODEL], 1 / best[BS_BENCH_F32], 1 / best[BS_BENCH_Q8], 1 / best[BS_BENCH_Q4]);
             printf(", \"kernel_gb_s\": %.3f, \"kernel_gmacs\": %.3f, \"kernel_fraction_of_bandwidth\": %.3f, "
                    "\"kernel_fraction_of_int8_peak\": %.3f",
                    mv_bytes_s / 1e9, mv_gmacs, mv_bytes_s / bw, peak > 0 ? mv_gmacs / peak : 0.0);
@@ -326,9 +200,9 @@ int cmd_bench(int argc, char **argv) {
                threads == 1 ? "" : "s");
         if (have_base) {
             printf("baselines from the same weights (decode = their matvecs + the model's non-matvec time):\n");
-            for (int i = 0; i < N_SIDES; i++)
+            for (int i = 0; i < BS_BENCH_N_SIDES; i++)
                 printf("  %-9s weights %8.2f MB  matvecs %7.1f tok/s  decode %7.1f tok/s  bitstack/this %.2fx\n",
-                       side_names[i], bytes[i] / 1e6, 1 / best[i], base_tok[i], decode / base_tok[i]);
+                       bs_bench_side_name(i), bytes[i] / 1e6, 1 / best[i], base_tok[i], decode / base_tok[i]);
             printf("kernel: %.2f GB/s of weights (%.0f%% of read bandwidth), %.2f GMAC/s (%.0f%% of the int8 peak)\n",
                    mv_bytes_s / 1e9, 100 * mv_bytes_s / bw, mv_gmacs, peak > 0 ? 100 * mv_gmacs / peak : 0.0);
         }
@@ -338,6 +212,7 @@ int cmd_bench(int argc, char **argv) {
     }
 done:
     free(ids);
+    bs_bench_free(bench);
     bs_session_free(s);
     bs_model_free(m);
     return r;

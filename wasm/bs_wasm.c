@@ -18,6 +18,7 @@
  *
  * Statuses are bs_status values; bs_wasm_last_error() gives the detail.
  * Out-parameters are pointers into linear memory that JS allocated. */
+#include "bench.h"
 #include "bitstack.h"
 #include "bstk.h"
 #include "kernels.h"
@@ -30,7 +31,7 @@
 #define EXPORT(name) __attribute__((export_name(#name), visibility("default")))
 
 /* Bumped whenever a signature below changes; js/src/runtime.js checks it. */
-#define BS_WASM_ABI 2
+#define BS_WASM_ABI 3
 
 EXPORT(bs_wasm_abi) int32_t bs_wasm_abi(void) { return BS_WASM_ABI; }
 
@@ -156,6 +157,29 @@ EXPORT(bs_wasm_session_bytes) double bs_wasm_session_bytes(const bs_session *s) 
 EXPORT(bs_wasm_session_eval)
 int32_t bs_wasm_session_eval(bs_session *s, const int32_t *tokens, int32_t n, const float **logits) {
     return bs_session_eval(s, tokens, n, logits);
+}
+
+/* ---- bench: the baselines' matvec harness (bench.h) ----------------------------- */
+
+/* Dense f32, 8-bit and 4-bit copies of every linear map of s's model, to
+   run on s's threads (the model's own maps are a fourth side). */
+EXPORT(bs_wasm_bench_create) int32_t bs_wasm_bench_create(bs_session *s, bs_bench **out) {
+    return bs_bench_create(s, out);
+}
+
+EXPORT(bs_wasm_bench_free) void bs_wasm_bench_free(bs_bench *b) { bs_bench_free(b); }
+
+/* One token's matvecs of every linear map on side (0 the model's, 1 f32,
+   2 q8, 3 q4). The caller times it: the reactor module has no clock. */
+EXPORT(bs_wasm_bench_pass) int32_t bs_wasm_bench_pass(bs_bench *b, int32_t side) { return bs_bench_pass(b, side); }
+
+/* out[5]: weight bytes one pass of each side reads (sides 0..3), then the
+   weights one pass multiplies. */
+EXPORT(bs_wasm_bench_info) int32_t bs_wasm_bench_info(const bs_bench *b, double *out) {
+    if (!b || !out) return bs_fail(BS_ERR_INVALID_ARG, "bs_wasm_bench_info: NULL argument");
+    for (int i = 0; i < BS_BENCH_N_SIDES; i++) out[i] = (double)bs_bench_bytes(b, i);
+    out[BS_BENCH_N_SIDES] = (double)bs_bench_weights(b);
+    return BS_OK;
 }
 
 /* ---- sampler ------------------------------------------------------------------ */

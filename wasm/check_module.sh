@@ -15,7 +15,7 @@ if grep -q '^Import\[' <<<"$details"; then
   fail "the module imports something"
 fi
 for name in bs_wasm_abi bs_wasm_open bs_wasm_attach_block bs_wasm_session_eval bs_wasm_sampler_sample \
-            bs_wasm_tokenize bs_wasm_detokenize malloc free memory _initialize; do
+            bs_wasm_tokenize bs_wasm_detokenize bs_wasm_bench_pass malloc free memory _initialize; do
   grep -qF -- "-> \"$name\"" <<<"$details" || fail "export $name missing"
 done
 

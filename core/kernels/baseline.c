@@ -11,6 +11,14 @@
 
 static int32_t block_bytes(int32_t bits) { return bits == 8 ? 32 : 16; }
 
+/* The variant of the kernel table's ISA (kernels_ref.c picks the table). */
+static bs_qmat_fn best_matvec(void) {
+    const char *isa = bs_kernels_best()->name;
+    if (strcmp(isa, "avx2") == 0) return bs_qmat_matvec_avx2;
+    if (strcmp(isa, "simd128") == 0) return bs_qmat_matvec_simd128;
+    return bs_qmat_matvec_ref;
+}
+
 int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t bits) {
     memset(m, 0, sizeof *m);
     if (bits != 8 && bits != 4) return -1;
@@ -22,7 +30,7 @@ int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t
         return -1;
     }
     m->rows = rows, m->cols = cols, m->bits = bits;
-    m->avx2 = strcmp(bs_kernels_best()->name, "avx2") == 0;
+    m->matvec = best_matvec();
     int32_t qmax = bits == 8 ? 127 : 7;
     for (int64_t b = 0; b < (int64_t)rows * nb; b++) {
         float wb[32] = {0}; /* the block, zero past the row's end */
@@ -54,23 +62,34 @@ int64_t bs_qmat_bytes(const bs_qmat *m) {
     return (int64_t)m->rows * bs_qmat_blocks(m) * (block_bytes(m->bits) + 2);
 }
 
+/* isum_b of one block of 32 (baseline.h): 8-bit codes times x; 4-bit
+   nibbles 0..15 times x, less 8 times the block's sum of x. */
+static int32_t block_isum(const uint8_t *qb, const int8_t *x, int32_t xs, int bits) {
+    int32_t isum = 0;
+    if (bits == 8)
+        for (int j = 0; j < 32; j++) isum += (int8_t)qb[j] * x[j];
+    else {
+        for (int j = 0; j < 16; j++) isum += (qb[j] & 15) * x[j] + (qb[j] >> 4) * x[j + 16];
+        isum -= 8 * xs;
+    }
+    return isum;
+}
+
 void bs_qmat_matvec_ref(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                         int r0, int r1) {
     int nb = bs_qmat_blocks(m), bb = block_bytes(m->bits);
     for (int r = r0; r < r1; r++) {
-        float acc = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *qb = m->q + ((int64_t)r * nb + b) * bb;
-            const int8_t *x = xq + b * 32;
-            int32_t isum = 0;
-            if (m->bits == 8)
-                for (int j = 0; j < 32; j++) isum += (int8_t)qb[j] * x[j];
-            else {
-                for (int j = 0; j < 16; j++) isum += (qb[j] & 15) * x[j] + (qb[j] >> 4) * x[j + 16];
-                isum -= 8 * xs[b];
-            }
-            acc += (float)isum * (bs_f16_to_f32(m->d[(int64_t)r * nb + b]) * xd[b]);
-        }
+        const uint8_t *q = m->q + (int64_t)r * nb * bb;
+        const uint16_t *d = m->d + (int64_t)r * nb;
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* the canonical dot of e and f (kernels.h) */
+        int b = 0;
+        for (; b + 8 <= nb; b += 8)
+            for (int k = 0; k < 8; k++)
+                lane[k] += (float)block_isum(q + (b + k) * bb, xq + (b + k) * 32, xs[b + k], m->bits) *
+                           (bs_f16_to_f32(d[b + k]) * xd[b + k]);
+        float acc = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+        for (; b < nb; b++)
+            acc += (float)block_isum(q + b * bb, xq + b * 32, xs[b], m->bits) * (bs_f16_to_f32(d[b]) * xd[b]);
         y[r] = acc;
     }
 }
@@ -82,11 +101,16 @@ void bs_qmat_matvec_avx2(const bs_qmat *m, const int8_t *xq, const float *xd, co
     bs_qmat_matvec_ref(m, xq, xd, xs, y, r0, r1);
 }
 #endif
+#ifndef BS_KERNELS_SIMD128
+void bs_qmat_matvec_simd128(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                            int r0, int r1) {
+    bs_qmat_matvec_ref(m, xq, xd, xs, y, r0, r1);
+}
+#endif
 
 void bs_qmat_matvec(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                     int r0, int r1) {
-    if (m->avx2) bs_qmat_matvec_avx2(m, xq, xd, xs, y, r0, r1);
-    else bs_qmat_matvec_ref(m, xq, xd, xs, y, r0, r1);
+    m->matvec(m, xq, xd, xs, y, r0, r1);
 }
 
 double bs_int8_peak_gmacs(void) {

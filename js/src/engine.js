@@ -17,6 +17,7 @@
 // cli_generate): same sampler, same stopping rules, so the same file,
 // budget and settings print the same text.
 
+import { Baselines, checkReps } from './baselines.js';
 import { blocksForBudget, budgetBytes, defaultBudgetBytes, parseBudget } from './budget.js';
 import { BitstackError, throwIfAborted } from './errors.js';
 import { tokenText } from './format.js';
@@ -141,6 +142,8 @@ export class Engine {
     /** @type {Promise<void>} settles when the budget's blocks are attached */
     this.ready = Promise.resolve();
     this.closed = false;
+    /** @type {Set<Baselines>} closed with the engine */
+    this.benches = new Set();
   }
 
   // ---- loading -----------------------------------------------------------------
@@ -408,12 +411,47 @@ export class Engine {
     }
   }
 
+  // ---- benchmarks ------------------------------------------------------------------------
+
+  /**
+   * Dense f32, 8-bit and 4-bit copies of the model's linear maps, to time
+   * against its own maps on this engine's session (baselines.js). They take
+   * about 5.6 bytes per weight of wasm memory until closed (the engine's
+   * close() closes them too). Built from the blocks attached now.
+   * @returns {Baselines}
+   */
+  baselines() {
+    if (this.closed) throw new BitstackError('BS_ERR_STATE', 'the engine is closed');
+    const b = new Baselines(this.rt, this.session);
+    this.benches.add(b);
+    return b;
+  }
+
+  /**
+   * Builds the baselines, times `reps` interleaved passes of every side (the
+   * best of each kept) and frees them. For decode speeds, time them between
+   * the model's decode steps instead (baselines(), Baselines.decodeTokS).
+   * @param {{reps?: number}} [opts] reps: passes per side (default 5)
+   * @returns {{seconds: {bitstack: number, f32: number, q8: number, q4: number},
+   *   weightBytes: {bitstack: number, f32: number, q8: number, q4: number}, weights: number}}
+   */
+  benchBaselines({ reps = 5 } = {}) {
+    checkReps(reps);
+    const b = this.baselines();
+    try {
+      return { seconds: b.time(reps), weightBytes: b.weightBytes, weights: b.weights };
+    } finally {
+      b.close();
+    }
+  }
+
   /** Frees the session and model; ends a background download. */
   async close() {
     if (this.closed) return;
     this.closed = true;
     this.loader.close();
     await this.ready.catch(() => {});
+    for (const b of this.benches) b.close();
     if (this.session) this.rt.x.bs_wasm_session_free(this.session);
     if (this.model) this.rt.x.bs_wasm_model_free(this.model);
     this.session = this.model = 0;

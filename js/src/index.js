@@ -6,6 +6,7 @@
 //
 // No DOM and no Node-only import here: Node extras (the directory block
 // store) come from 'bitstack/node'.
+export { BASELINE_SIDES, Baselines } from './baselines.js';
 export { blocksForBudget, budgetBytes, defaultBudgetBytes, parseBudget, sessionBytes } from './budget.js';
 export { Chat, renderTemplate, validateRequest } from './chat.js';
 export { crc32c } from './crc32c.js';

@@ -25,7 +25,7 @@
 
 import { BitstackError, statusName } from './errors.js';
 
-const ABI = 2;
+const ABI = 3;
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /** A module of one function using v128: validates only where SIMD128 works. */

@@ -47,7 +47,7 @@ describe('node run prints what the native run prints', { skip }, () => {
 describe('node CLI flags and exit codes', { skip }, () => {
   const files = skip ? {} : fixtures();
   it('has --help on every command (exit 0)', async () => {
-    for (const args of [['--help'], ['run', '--help'], ['chat', '--help'], ['inspect', '--help']]) {
+    for (const args of [['--help'], ['run', '--help'], ['chat', '--help'], ['inspect', '--help'], ['bench', '--help']]) {
       const r = await runNode(args);
       assert.equal(r.code, 0, args.join(' '));
       assert.match(r.stdout.toString(), /usage: bitstack/);

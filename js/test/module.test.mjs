@@ -20,7 +20,8 @@ describe('wasm modules', { skip }, () => {
       assert.deepEqual(WebAssembly.Module.imports(mod), []);
       const names = WebAssembly.Module.exports(mod).map((e) => e.name);
       for (const n of ['memory', 'malloc', 'free', '_initialize', 'bs_wasm_abi', 'bs_wasm_open', 'bs_wasm_attach_block',
-        'bs_wasm_set_blocks', 'bs_wasm_session_eval', 'bs_wasm_sampler_sample', 'bs_wasm_tokenize', 'bs_wasm_detokenize']) {
+        'bs_wasm_set_blocks', 'bs_wasm_session_eval', 'bs_wasm_sampler_sample', 'bs_wasm_tokenize', 'bs_wasm_detokenize',
+        'bs_wasm_bench_create', 'bs_wasm_bench_pass', 'bs_wasm_bench_info', 'bs_wasm_bench_free']) {
         assert.ok(names.includes(n), n);
       }
       const rt = await Runtime.load({ flavor });
