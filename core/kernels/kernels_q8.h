@@ -57,7 +57,7 @@ struct bs_linear;
 #define BS_Q8_MAX_TOK 4
 /* Tokens quantized at once (up to BS_Q8_MAX_TOK - 1 are ever asked). */
 #define BS_Q8_TOK 4
-_Static_assert(BS_Q8_MAX_TOK - 1 <= BS_Q8_TOK, "a decode batch is quantized in one piece (forward.c)");
+_Static_assert(BS_Q8_MAX_TOK - 1 <= BS_Q8_TOK, "a decode batch is quantized in one piece (linear_par.c)");
 /* E_b fits int32 up to 11 planes (32 * 2047 * 32639 < 2^31); the format
    allows 12, which take the exact path. */
 #define BS_Q8_MAX_PLANES 11
