@@ -163,6 +163,20 @@ static void test_compressed(void) {
             check_rotated(l, bs_layer_linear(&src->layers[li], k), &worst_w);
         }
     CHECK_EQ_INT(q->embed.rot_log2, 6); /* the token table: a lookup rebuilds rows through D H */
+    /* --rotate auto leaves matrices narrower than 256 columns unrotated (all of stories260K's) */
+    bs_model *m2 = load_float();
+    p.rotate = BS_ROTATE_AUTO;
+    bs_model *a = NULL;
+    if (m2) {
+        CHECK_OK(bs_compress(m2, ids, n, &p, tmp_path("a.bstk"), &rep));
+        bs_model_free(m2);
+        CHECK_OK(bs_model_load(tmp_path("a.bstk"), NULL, &a));
+    }
+    for (int32_t li = 0; a && li < a->cfg.n_layers; li++)
+        for (int k = 0; k < 7; k++) CHECK_EQ_INT(bs_layer_linear(&a->layers[li], k)->rot_log2, 0);
+    if (a) CHECK_EQ_INT(a->embed.rot_log2, 0);
+    bs_model_free(a);
+    remove(tmp_path("a.bstk"));
     bs_linear table = {.rows = src->cfg.vocab_size, .cols = src->cfg.dim, .kind = BS_LIN_F32, .w = src->tok_embd};
     check_rotated(&q->embed, &table, &worst_w);
     /* 8 planes: the midrise error is absmax / 2^8 per group; relative to the

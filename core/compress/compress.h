@@ -25,7 +25,7 @@ typedef enum bs_order_kind {
 typedef enum bs_rotate_mode {
     BS_ROTATE_OFF = 0,
     BS_ROTATE_ON = 1,    /* every matrix, the best of rotate_draws draws  */
-    BS_ROTATE_AUTO = 2   /* per matrix: that, or no rotation if better    */
+    BS_ROTATE_AUTO = 2   /* matrices of >= 256 columns: that, or no rotation if better */
 } bs_rotate_mode;
 
 typedef struct bs_compress_params {
