@@ -179,7 +179,7 @@ static void minimal(spec *s) {
     set_tensor(s, "blk.0.ffn_down.weight", 32, 8);
 }
 
-static const char *const spm_tokens[4] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a"};
+static const char *const spm_tokens[4] = {"<unk>", "<s>", "</s>", ("\xe2\x96\x81" "a")};
 
 static void with_spm_tokenizer(spec *s) {
     set_str(s, "tokenizer.ggml.model", "llama");
