@@ -11,14 +11,6 @@
 
 static int32_t block_bytes(int32_t bits) { return bits == 8 ? 32 : 16; }
 
-/* The variant of the kernel table's ISA (kernels_ref.c picks the table). */
-static bs_qmat_fn best_matvec(void) {
-    const char *isa = bs_kernels_best()->name;
-    if (strcmp(isa, "avx2") == 0) return bs_qmat_matvec_avx2;
-    if (strcmp(isa, "simd128") == 0) return bs_qmat_matvec_simd128;
-    return bs_qmat_matvec_ref;
-}
-
 int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t bits) {
     memset(m, 0, sizeof *m);
     if (bits != 8 && bits != 4) return -1;
@@ -30,7 +22,7 @@ int bs_qmat_init(bs_qmat *m, const float *w, int32_t rows, int32_t cols, int32_t
         return -1;
     }
     m->rows = rows, m->cols = cols, m->bits = bits;
-    m->matvec = best_matvec();
+    m->matvec = bs_kernels_best()->qmat_matvec;
     int32_t qmax = bits == 8 ? 127 : 7;
     for (int64_t b = 0; b < (int64_t)rows * nb; b++) {
         float wb[32] = {0}; /* the block, zero past the row's end */
@@ -96,16 +88,6 @@ void bs_qmat_matvec_ref(const bs_qmat *m, const int8_t *xq, const float *xd, con
 
 #ifndef BS_KERNELS_AVX2
 double bs_int8_peak_gmacs_avx2(void) { return 0.0; }
-void bs_qmat_matvec_avx2(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
-                         int r0, int r1) {
-    bs_qmat_matvec_ref(m, xq, xd, xs, y, r0, r1);
-}
-#endif
-#ifndef BS_KERNELS_SIMD128
-void bs_qmat_matvec_simd128(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
-                            int r0, int r1) {
-    bs_qmat_matvec_ref(m, xq, xd, xs, y, r0, r1);
-}
 #endif
 
 void bs_qmat_matvec(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,

@@ -22,20 +22,16 @@
 
 #include <stdint.h>
 
-struct bs_qmat;
-/* y[r] for r in [r0, r1) = row r of m times the quantized token (x
-   quantized over bs_qmat_blocks(m) blocks, zero past cols). */
-typedef void (*bs_qmat_fn)(const struct bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs,
-                           float *y, int r0, int r1);
-
 typedef struct bs_qmat {
     int32_t rows, cols;  /* cols: the matrix's; rows are zero-padded to
                             whole blocks of 32 (x must be too) */
     int32_t bits;        /* 8 or 4 */
     uint8_t *q;          /* per row, per block: 32 (8-bit) or 16 (4-bit) bytes */
     uint16_t *d;         /* (rows, blocks) binary16 scales */
-    bs_qmat_fn matvec;   /* the best variant, chosen once, at init (CPUID
-                            traps to the hypervisor on a VM) */
+    bs_qmat_fn matvec;   /* bs_kernels_best()'s variant (kernels.h: x
+                            quantized over bs_qmat_blocks(m) blocks, zero
+                            past cols), chosen once, at init (CPUID traps
+                            to the hypervisor on a VM) */
 } bs_qmat;
 
 /* Quantizes w (rows, cols) round-to-nearest with absmax scales; returns 0,
@@ -45,10 +41,9 @@ void bs_qmat_free(bs_qmat *m);
 int64_t bs_qmat_bytes(const bs_qmat *m);
 /* Blocks of 32 per row (the last zero-padded). */
 static inline int32_t bs_qmat_blocks(const bs_qmat *m) { return (m->cols + 31) / 32; }
-/* m->matvec (bs_qmat_fn), and the variants: the scalar reference, always
-   built; the AVX2 one (x86 builds, kernels_avx2.c) and the SIMD128 one
-   (wasm SIMD128 builds, kernels_simd128.c), each the reference where its
-   file is not built. */
+/* m->matvec, and the variants the kernel tables hold: the scalar
+   reference; the AVX2 one (x86 builds, kernels_avx2.c) and the SIMD128
+   one (wasm SIMD128 builds, kernels_simd128.c), built with their files. */
 void bs_qmat_matvec(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,
                     int r0, int r1);
 void bs_qmat_matvec_ref(const bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs, float *y,

@@ -20,6 +20,7 @@
 
 struct bs_linear;
 struct bs_q8_act;
+struct bs_qmat;
 
 /* y (n_tok, rows) = x (n_tok, cols) W^T for rows [r0, r1) only (so that
    callers can split rows across threads). scratch: bs_linear_scratch()
@@ -39,6 +40,11 @@ typedef void (*bs_q8_rows_fn)(const struct bs_linear *l, const struct bs_q8_act 
    gives the canonical result, which every variant reproduces exactly). */
 typedef void (*bs_q8_token_fn)(const float *x, int nb, uint32_t o, int16_t *xq, float *d, int32_t *osx);
 
+/* The benchmark's 8-bit / 4-bit baseline matvec (baseline.h): y[r] for r
+   in [r0, r1) = row r of m times the quantized token. */
+typedef void (*bs_qmat_fn)(const struct bs_qmat *m, const int8_t *xq, const float *xd, const int32_t *xs,
+                           float *y, int r0, int r1);
+
 typedef struct bs_kernels {
     const char *name;
     /* Canonical dot product of n floats. */
@@ -47,6 +53,7 @@ typedef struct bs_kernels {
     bs_linear_fn fast[4];     /* fast mode, indexed by bs_lin_kind       */
     bs_q8_rows_fn q8_rows;    /* the rows behind fast[BS_LIN_PLANES]     */
     bs_q8_token_fn q8_token;  /* and the quantizer in front of them      */
+    bs_qmat_fn qmat_matvec;   /* the benchmark's q8 / q4 baselines       */
 } bs_kernels;
 
 /* Rows of cols floats that the F16, PLANES and AVD kernels may rebuild at

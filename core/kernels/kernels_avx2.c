@@ -992,6 +992,6 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
 
 static const bs_kernels avx2_kernels = {
     "avx2", dot_f32, {matmul_f32, matmul_f16, matmul_avd, matmul_planes},
-    {matmul_f32, matmul_f16, matmul_avd_fast, matmul_planes_fast}, q8_rows, q8_token};
+    {matmul_f32, matmul_f16, matmul_avd_fast, matmul_planes_fast}, q8_rows, q8_token, bs_qmat_matvec_avx2};
 
 const bs_kernels *bs_kernels_avx2(void) { return &avx2_kernels; }

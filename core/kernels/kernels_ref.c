@@ -1,5 +1,6 @@
 /* kernels_ref.c - scalar reference kernels (see kernels.h for the
    summation-order contract). */
+#include "baseline.h"
 #include "kernels.h"
 #include "kernels_lut.h"
 #include "kernels_q8.h"
@@ -158,7 +159,7 @@ static void matmul_avd_fast(const bs_linear *l, const float *x, float *y, int n_
 
 static const bs_kernels ref_kernels = {
     "scalar", bs_dot_f32_ref, {matmul_f32, matmul_by_rows, bs_matmul_avd_ref, matmul_by_rows},
-    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}, bs_q8_planes_rows_ref, bs_q8_token_ref};
+    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}, bs_q8_planes_rows_ref, bs_q8_token_ref, bs_qmat_matvec_ref};
 
 const bs_kernels *bs_kernels_ref(void) { return &ref_kernels; }
 

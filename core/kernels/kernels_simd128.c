@@ -965,7 +965,7 @@ void bs_qmat_matvec_simd128(const bs_qmat *m, const int8_t *xq, const float *xd,
 
 static const bs_kernels simd128_kernels = {
     "simd128", dot_f32, {matmul_f32, matmul_by_rows, matmul_avd, matmul_by_rows},
-    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}, q8_rows, q8_token};
+    {matmul_f32, matmul_by_rows, matmul_avd_fast, matmul_planes_fast}, q8_rows, q8_token, bs_qmat_matvec_simd128};
 
 const bs_kernels *bs_kernels_simd128(void) { return &simd128_kernels; }
 

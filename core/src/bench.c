@@ -33,8 +33,7 @@ struct bs_bench {
     int8_t *xq;             /* x quantized for the q8 / q4 sides: digits, */
     float *xd;              /* block scales */
     int32_t *xs;            /* and block sums */
-    /* the job being run */
-    const bs_linear *l;
+    /* the q8 / q4 job being run */
     const bs_qmat *qm;
     int chunk;
 };
@@ -48,21 +47,20 @@ static void qmat_task(void *ctx, int t, int thread) {
 
 bs_status bs_bench_pass(bs_bench *b, int side) {
     if (!b || !bs_bench_side_name(side)) return bs_fail(BS_ERR_INVALID_ARG, "bench pass: bad bench or side %d", side);
+    const bs_par par = {b->s->k, b->s->fast, b->s->pool, b->scratch, b->stride, 0, b->xk};
     for (int i = 0; i < b->n_lins; i++) {
         bench_lin *bl = &b->lins[i];
-        b->l = side == BS_BENCH_MODEL ? bl->model : &bl->f32;
-        b->qm = side >= BS_BENCH_Q8 ? &bl->q[side - BS_BENCH_Q8] : NULL;
-        if (!b->qm) { /* as the forward pass runs it (its input rotation and kept channels included) */
-            bs_par par = {b->s->k, b->s->fast, b->s->pool, b->scratch, b->stride, 0, b->xk};
-            bs_linear_matmul_par(&par, b->l, b->x, b->y, 1);
+        if (side < BS_BENCH_Q8) { /* as the forward pass runs it (its input rotation and kept channels included) */
+            bs_linear_matmul_par(&par, side == BS_BENCH_MODEL ? bl->model : &bl->f32, b->x, b->y, 1);
             continue;
         }
+        b->qm = &bl->q[side - BS_BENCH_Q8];
         /* part of the cost: quantizing x for every matvec */
         int32_t nb = bs_qmat_blocks(b->qm), cols = b->qm->cols, rows = b->qm->rows;
         memcpy(b->xpad, b->x, (size_t)cols * sizeof *b->x);
         memset(b->xpad + cols, 0, (size_t)(32 * nb - cols) * sizeof *b->x);
         bs_q8_quantize(b->xpad, nb, b->xq, NULL, b->xd, b->xs, NULL);
-        b->chunk = b->s->n_threads == 1 ? rows : bs_linear_split_for(b->l, 1, b->s->n_threads);
+        b->chunk = b->s->n_threads == 1 ? rows : bs_linear_split(rows, b->s->n_threads);
         bs_pool_run(b->s->pool, (rows + b->chunk - 1) / b->chunk, qmat_task, b);
     }
     return BS_OK;
